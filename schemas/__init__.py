@@ -1,0 +1,1 @@
+"""JSON schemas of composer's own files, read with importlib.resources."""
