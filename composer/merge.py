@@ -1,0 +1,400 @@
+"""Merge one Compose document over another with Docker Compose v2's rules, keeping comments and forms.
+
+Inputs are never modified: every changed mapping or list is a clone, so shared nodes (aliases, a base
+parsed once for several environments) stay intact. Where the two sides use different forms of a
+field, the result keeps the earlier side's form when it can express the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from composer.errors import Location, MergeError
+from composer.listkeys import entry_key
+from composer.nodes import (
+    as_string_scalar,
+    clone_map,
+    clone_seq,
+    drop_comment,
+    go_format,
+    move_comment,
+    new_map_like,
+    new_seq_like,
+    scalar,
+    set_key_origin,
+)
+from composer.rules import Rule, Unique, rule_for, unique_for
+from composer.source import locate_item
+
+Resolve = Callable[[str], str]
+Path_ = tuple[str, ...]
+
+_DEPENDS_DEFAULT = (("condition", "service_started"), ("required", True))
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def show_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if part.isdigit() and out:
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+class Merger:
+    """Holds what a merge needs besides the two trees: how to see interpolated values."""
+
+    def __init__(self, resolve: Resolve | None = None) -> None:
+        self.resolve = resolve or _identity
+
+    # -- entry point -------------------------------------------------------------------------
+    def merge(self, base: Any, over: Any, path: Path_ = ()) -> Any:
+        rule = rule_for(path) if path else None
+        if rule is not None:
+            return self._special(rule, base, over, path)
+        if over is None:
+            return base
+        if isinstance(base, dict):
+            if not isinstance(over, dict):
+                raise self._cannot(over, path)
+            return self.merge_maps(base, over, path)
+        if isinstance(base, list):
+            if not isinstance(over, list):
+                raise self._cannot(over, path)
+            return self._append(base, over, path)
+        return over
+
+    def _cannot(self, over: Any, path: Path_) -> MergeError:
+        return MergeError(
+            f"cannot override {show_path(path)}: the later file gives a {_kind(over)} "
+            "where the earlier one has a different type",
+            where=show_path(path),
+        )
+
+    # -- mappings ----------------------------------------------------------------------------
+    def merge_maps(self, base: dict[str, Any], over: dict[str, Any], path: Path_) -> CommentedMap:
+        result = clone_map(base) if isinstance(base, CommentedMap) else _to_map(base)
+        for key, value in over.items():
+            if key in result:
+                merged = self.merge(result[key], value, (*path, str(key)))
+                if merged is not result[key]:
+                    result[key] = merged
+                    if merged is value:
+                        _carry_comment(over, key, result, key)
+                    set_key_origin(result, key, over)
+            else:
+                result[key] = value
+                _carry_comment(over, key, result, key)
+                set_key_origin(result, key, over)
+        return result
+
+    # -- sequences ---------------------------------------------------------------------------
+    def _append(self, base: list[Any], over: list[Any], path: Path_) -> Any:
+        result = clone_seq(base) if isinstance(base, CommentedSeq) else CommentedSeq(base)
+        for index, item in enumerate(over):
+            result.append(item)
+            _carry_item_comment(over, index, result, len(result) - 1)
+        kind = unique_for(path)
+        if kind is not None:
+            return self.dedupe(result, kind, path)
+        return result
+
+    def dedupe(self, seq: CommentedSeq, kind: Unique, path: Path_) -> CommentedSeq:
+        """Later entries replace earlier ones with the same identity, at the earlier place."""
+        keys: dict[str, int] = {}
+        out = new_seq_like(seq)
+        changed = False
+        for index, item in enumerate(seq):
+            key = entry_key(kind, item, self.resolve)
+            if key is not None and key in keys:
+                slot = keys[key]
+                out[slot] = item
+                _carry_item_comment(seq, index, out, slot)
+                changed = True
+                continue
+            out.append(item)
+            _carry_item_comment(seq, index, out, len(out) - 1)
+            if key is not None:
+                keys[key] = len(out) - 1
+        return out if changed else seq
+
+    # -- special rules -----------------------------------------------------------------------
+    def _special(self, rule: Rule, base: Any, over: Any, path: Path_) -> Any:
+        if rule is Rule.OVERRIDE or rule is Rule.ULIMIT:
+            return over
+        if rule is Rule.KEY_VALUE:
+            return self._key_value(base, over, path)
+        if rule is Rule.SEQUENCE:
+            return self._sequence(base, over, path)
+        if rule is Rule.BUILD:
+            return self._build(base, over, path)
+        if rule is Rule.DEPENDS_ON:
+            return self._name_map(base, over, path, _DEPENDS_DEFAULT)
+        if rule is Rule.NAME_MAP:
+            return self._name_map(base, over, path, None)
+        if rule is Rule.EXTRA_HOSTS:
+            return self._extra_hosts(base, over, path)
+        if rule is Rule.LOGGING:
+            return self._logging(base, over, path)
+        if rule is Rule.IPAM_CONFIG:
+            return self._ipam(base, over, path)
+        raise AssertionError(rule)  # pragma: no cover
+
+    def _key_value(self, base: Any, over: Any, path: Path_) -> Any:
+        if over is None:
+            return base
+        if base is None:
+            return _as_sequence_if_string(over)
+        if isinstance(base, dict):
+            result = clone_map(base) if isinstance(base, CommentedMap) else _to_map(base)
+            for key, value, source, src_key in self._kv_entries(over):
+                result[key] = value
+                _carry_comment(source, src_key, result, key)
+                set_key_origin(result, key, source)
+            return result
+        if isinstance(base, str):
+            base = CommentedSeq([base])
+        if not isinstance(base, list):
+            raise self._cannot(over, path)
+        if isinstance(over, dict):
+            addition = new_seq_like(over)
+            for key, value in over.items():
+                addition.extend(_kv_strings(key, value))
+        elif isinstance(over, str):
+            addition = CommentedSeq([over])
+        elif isinstance(over, list):
+            addition = over
+        else:
+            raise self._cannot(over, path)
+        return self._append(base, addition, path)
+
+    def _kv_entries(self, over: Any) -> list[tuple[str, Any, Any, Any]]:
+        """(key, value node, container, key-or-index in container) for each overlay entry."""
+        out: list[tuple[str, Any, Any, Any]] = []
+        if isinstance(over, dict):
+            for key, value in over.items():
+                if isinstance(value, list):
+                    for item in value:  # Compose spreads list values into key=item entries
+                        out.append((str(key), as_string_scalar(go_format(item)), over, key))
+                else:
+                    out.append((str(key), value, over, key))
+            return out
+        items = [over] if isinstance(over, str) else over if isinstance(over, list) else []
+        for index, item in enumerate(items):
+            text = scalar(item)
+            if not isinstance(text, str):
+                raise MergeError(f"expected key=value, got {go_format(text)}")
+            key, sep, value = text.partition("=")
+            node: Any = as_string_scalar(value, like=item) if sep else None
+            out.append((key, node, items, index))
+        return out
+
+    def _sequence(self, base: Any, over: Any, path: Path_) -> Any:
+        if over is None:
+            return base
+        if base is None:
+            return over
+        base_list = CommentedSeq([base]) if not isinstance(base, list) else base
+        over_list = CommentedSeq([over]) if not isinstance(over, list) else over
+        if isinstance(base, dict) or isinstance(over, dict):
+            raise self._cannot(over, path)
+        return self._append(base_list, over_list, path)
+
+    def _build(self, base: Any, over: Any, path: Path_) -> Any:
+        if over is None:
+            return base
+        if base is None:
+            return over
+        if isinstance(base, str) and isinstance(over, str):
+            return over
+        base_map = base if isinstance(base, dict) else _context_map(base)
+        over_map = over if isinstance(over, dict) else _context_map(over)
+        return self.merge_maps(base_map, over_map, path)
+
+    def _name_map(
+        self, base: Any, over: Any, path: Path_, default: tuple[tuple[str, Any], ...] | None
+    ) -> Any:
+        if over is None:
+            return base
+        if base is None:
+            return over
+        if isinstance(base, list) and isinstance(over, list):
+            result = clone_seq(base) if isinstance(base, CommentedSeq) else CommentedSeq(base)
+            present = {scalar(v) for v in base}
+            for index, item in enumerate(over):
+                if scalar(item) not in present:
+                    present.add(scalar(item))
+                    result.append(item)
+                    _carry_item_comment(over, index, result, len(result) - 1)
+            return result
+        base_map = base if isinstance(base, dict) else _names_to_map(base, default)
+        if isinstance(over, dict):
+            return self.merge_maps(base_map, over, path)
+        over_map = _names_to_map(over, default)
+        result = clone_map(base_map) if isinstance(base_map, CommentedMap) else _to_map(base_map)
+        for name, value in over_map.items():
+            if name in result and isinstance(result[name], dict) and isinstance(value, dict):
+                result[name] = self.merge_maps(result[name], value, (*path, str(name)))
+            elif name not in result or value is not None:
+                result[name] = value
+        return result
+
+    def _extra_hosts(self, base: Any, over: Any, path: Path_) -> Any:
+        if over is None:
+            return base
+        if base is None:
+            return over
+        base_entries = _host_entries(base)
+        over_entries = _host_entries(over)
+        if isinstance(base, dict):
+            result = clone_map(base) if isinstance(base, CommentedMap) else _to_map(base)
+            present = set(base_entries)
+            for entry in over_entries:
+                if entry in present:
+                    continue
+                present.add(entry)
+                host, _, ip = entry.partition("=")
+                if "=" not in entry:
+                    host, _, ip = entry.partition(":")
+                current = result.get(host)
+                if current is None:
+                    result[host] = ip
+                else:
+                    values = list(current) if isinstance(current, list) else [current]
+                    result[host] = CommentedSeq([*values, ip])
+            return result
+        result_seq = clone_seq(base) if isinstance(base, CommentedSeq) else CommentedSeq(base)
+        present_seq = set(base_entries)
+        source = over if isinstance(over, list) else None
+        for index, entry in enumerate(over_entries):
+            if entry not in present_seq:
+                present_seq.add(entry)
+                result_seq.append(source[index] if source is not None else entry)
+                if source is not None:
+                    _carry_item_comment(source, index, result_seq, len(result_seq) - 1)
+        return result_seq
+
+    def _logging(self, base: Any, over: Any, path: Path_) -> Any:
+        if over is None:
+            return base
+        if not isinstance(base, dict) or not isinstance(over, dict):
+            return over if base is None or not isinstance(over, dict) else over
+        driver_b = scalar(base.get("driver")) if "driver" in base else _MISSING
+        driver_o = scalar(over.get("driver")) if "driver" in over else _MISSING
+        if driver_b is _MISSING or driver_o is _MISSING or driver_b == driver_o:
+            return self.merge_maps(base, over, path)
+        return over
+
+    def _ipam(self, base: Any, over: Any, path: Path_) -> Any:
+        if over is None:
+            return base
+        if not isinstance(base, list) or not isinstance(over, list):
+            raise MergeError(f"{show_path(path)}: expected a list", where=show_path(path))
+        configs: list[Any] = []
+
+        def subnet(entry: Any) -> Any:
+            return scalar(entry.get("subnet")) if isinstance(entry, dict) else None
+
+        for original in base:
+            for override in over:
+                if subnet(override) != subnet(original):
+                    if not any(subnet(c) == subnet(override) for c in configs):
+                        configs.append(override)
+                        continue
+                merged = self.merge_maps(original, override, path)
+                for index, existing in enumerate(configs):
+                    if subnet(existing) == subnet(merged):
+                        configs[index] = merged
+                        break
+                else:
+                    configs.append(merged)
+        result = new_seq_like(base)
+        result.extend(configs)
+        return result
+
+
+_MISSING = object()
+
+
+def _kind(node: Any) -> str:
+    if isinstance(node, dict):
+        return "mapping"
+    if isinstance(node, list):
+        return "list"
+    return "scalar"
+
+
+def _to_map(value: Any) -> CommentedMap:
+    result = CommentedMap()
+    for key, item in dict(value).items():
+        result[key] = item
+    return result
+
+
+def _context_map(value: Any) -> CommentedMap:
+    result = CommentedMap()
+    result["context"] = value
+    return result
+
+
+def _as_sequence_if_string(value: Any) -> Any:
+    return value
+
+
+def _kv_strings(key: Any, value: Any) -> list[Any]:
+    if value is None:
+        return [as_string_scalar(str(key))]
+    if isinstance(value, list):
+        return [as_string_scalar(f"{key}={go_format(v)}") for v in value]
+    return [as_string_scalar(f"{key}={go_format(value)}")]
+
+
+def _names_to_map(names: Any, default: tuple[tuple[str, Any], ...] | None) -> CommentedMap:
+    result = new_map_like(names)
+    for name in names if isinstance(names, list) else [names]:
+        if default is None:
+            result[scalar(name)] = None
+        else:
+            entry = CommentedMap()
+            for key, value in default:
+                entry[key] = value
+            result[scalar(name)] = entry
+    return result
+
+
+def _host_entries(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        entries: list[str] = []
+        for host, ip in value.items():
+            if isinstance(ip, list):
+                entries.extend(f"{host}={go_format(i)}" for i in ip)
+            else:
+                entries.append(f"{host}={go_format(ip)}")
+        return sorted(entries)
+    if isinstance(value, list):
+        return [str(scalar(v)) for v in value]
+    return [str(scalar(value))]
+
+
+def _carry_comment(src: Any, src_key: Any, dst: Any, dst_key: Any) -> None:
+    if isinstance(dst, CommentedMap) and isinstance(src, (CommentedMap, CommentedSeq)):
+        drop_comment(dst, dst_key)
+        move_comment(src, src_key, dst, dst_key)
+
+
+def _carry_item_comment(src: Any, index: int, dst: Any, dst_index: int) -> None:
+    if isinstance(dst, CommentedSeq) and isinstance(src, CommentedSeq):
+        drop_comment(dst, dst_index)
+        move_comment(src, index, dst, dst_index)
+
+
+def location_of(root: Any, path: Path_) -> Location:
+    return locate_item(root, path)

@@ -1,0 +1,227 @@
+"""Helpers over ruamel round-trip nodes: copy-on-write clones, plain values, Go-style formatting.
+
+Loaded trees are shared (one parse of the base serves every environment, aliases share nodes), so
+nothing here mutates a node it was given: changes go into clones that keep comments and positions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml.comments import Comment, CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.mergevalue import MergeValue
+from ruamel.yaml.scalarbool import ScalarBoolean
+from ruamel.yaml.scalarfloat import ScalarFloat
+from ruamel.yaml.scalarint import ScalarInt
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+
+from composer.yamlio import ORIGIN_ATTR
+
+_LC = "_yaml_line_col"
+_FORMAT = "_yaml_format"
+KEY_ORIGINS = "_composer_key_origins"
+
+
+def _copy_comments(src: Any, dst: Any) -> None:
+    ca = getattr(src, Comment.attrib, None)
+    if ca is None:
+        return
+    new = Comment()
+    new.comment = list(ca.comment) if ca.comment else ca.comment
+    new._items = {k: list(v) if isinstance(v, list) else v for k, v in ca.items.items()}
+    new._pre = ca._pre
+    new._post = list(ca._post) if ca._post else ca._post
+    setattr(dst, Comment.attrib, new)
+
+
+def _copy_common(src: Any, dst: Any) -> None:
+    _copy_comments(src, dst)
+    for attr in (_LC, _FORMAT, ORIGIN_ATTR):
+        if hasattr(src, attr):
+            setattr(dst, attr, getattr(src, attr))
+    origins = getattr(src, KEY_ORIGINS, None)
+    if origins:
+        setattr(dst, KEY_ORIGINS, dict(origins))
+
+
+def clone_map(src: CommentedMap, *, keep_merge: bool = True) -> CommentedMap:
+    """A new mapping with src's own items, comments, style and `<<` merges (no anchor)."""
+    dst = CommentedMap()
+    merge = getattr(src, MergeValue.attrib, None) if keep_merge else None
+    for key, value in src.non_merged_items() if merge else src.items():
+        dst[key] = value
+    _copy_common(src, dst)
+    if merge:
+        copy = MergeValue()
+        copy.extend(list(merge.value))
+        copy.merge_pos = merge.merge_pos
+        copy.sequence = merge.sequence
+        dst.add_yaml_merge(copy)
+    return dst
+
+
+def clone_seq(src: CommentedSeq) -> CommentedSeq:
+    dst = CommentedSeq(src)
+    _copy_common(src, dst)
+    return dst
+
+
+def new_map_like(src: Any) -> CommentedMap:
+    dst = CommentedMap()
+    if src is not None:
+        _copy_common(src, dst)
+    return dst
+
+
+def new_seq_like(src: Any) -> CommentedSeq:
+    dst = CommentedSeq()
+    if src is not None:
+        _copy_common(src, dst)
+    return dst
+
+
+def set_key_origin(container: Any, key: Any, source: Any) -> None:
+    """Record that container[key] came from the container `source` (another file, maybe)."""
+    origin = getattr(source, ORIGIN_ATTR, None)
+    if origin is None or origin == getattr(container, ORIGIN_ATTR, None):
+        lc = getattr(source, _LC, None)
+        if lc is None or getattr(container, _LC, None) is None:
+            return
+    origins = getattr(container, KEY_ORIGINS, None)
+    if origins is None:
+        origins = {}
+        setattr(container, KEY_ORIGINS, origins)
+    origins[key] = source
+
+
+def key_origin(container: Any, key: Any) -> Any:
+    """The container whose line/column data describes container[key]."""
+    origins = getattr(container, KEY_ORIGINS, None)
+    if origins and key in origins:
+        return origins[key]
+    return container
+
+
+def move_comment(src: Any, src_key: Any, dst: Any, dst_key: Any) -> None:
+    """Carry the comment attached to src[src_key] over to dst[dst_key]."""
+    ca = getattr(src, Comment.attrib, None)
+    if ca is None or src_key not in ca.items:
+        return
+    dst.ca.items[dst_key] = ca.items[src_key]
+
+
+def drop_comment(dst: Any, key: Any) -> None:
+    ca = getattr(dst, Comment.attrib, None)
+    if ca is not None and key in ca.items:
+        del ca.items[key]
+
+
+def plain(node: Any) -> Any:
+    """A plain Python value (dict/list/str/int/float/bool/None) for comparisons and keys."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    return scalar(node)
+
+
+def scalar(node: Any) -> Any:
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, ScalarBoolean):
+        return bool(node)
+    if isinstance(node, TaggedScalar):
+        return node.value
+    if isinstance(node, ScalarString):
+        return str(node)
+    if isinstance(node, ScalarInt):
+        return int(node)
+    if isinstance(node, ScalarFloat):
+        return float(node)
+    return node
+
+
+def go_format(value: Any) -> str:
+    """Format a value as Go's %v does for the types YAML produces (used by Compose for key=value)."""
+    value = scalar(value)
+    if value is None:
+        return "<nil>"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, (list, dict)):
+        return repr(value)
+    return str(value)
+
+
+def _go_float(value: float) -> str:
+    """Go's %v for float64: shortest digits, exponent form below 1e-4 and from 1e21 on."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0" if str(value).startswith("-") else "0"
+    shortest = repr(value)
+    sign = "-" if value < 0 else ""
+    # shortest round-trip digits and decimal exponent from Python's repr
+    text = shortest.lstrip("-")
+    if "e" in text:
+        coeff, _, e = text.partition("e")
+        exponent = int(e)
+        int_part, _, frac = coeff.partition(".")
+        all_digits = (int_part + frac).lstrip("0") or "0"
+        point = len(int_part) + exponent
+    else:
+        int_part, _, frac = text.partition(".")
+        frac = frac.rstrip("0")
+        stripped = int_part.lstrip("0")
+        if stripped:
+            all_digits = (stripped + frac).rstrip("0") or "0"
+            point = len(stripped)
+        else:
+            lead = len(frac) - len(frac.lstrip("0"))
+            all_digits = frac.lstrip("0")
+            point = -lead
+    exponent = point - 1
+    if exponent < -4 or exponent >= 21:
+        mant = all_digits[0] + ("." + all_digits[1:] if len(all_digits) > 1 else "")
+        esign = "-" if exponent < 0 else "+"
+        return f"{sign}{mant}e{esign}{abs(exponent):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{all_digits}"
+    if point >= len(all_digits):
+        return f"{sign}{all_digits}{'0' * (point - len(all_digits))}"
+    return f"{sign}{all_digits[:point]}.{all_digits[point:]}"
+
+
+def as_string_scalar(text: str, like: Any = None) -> str:
+    """A string node that will not be re-typed on the way back in (quoted when it must be)."""
+    if isinstance(like, ScalarString):
+        return type(like)(text)
+    if _needs_quotes(text):
+        return DoubleQuotedScalarString(text)
+    return text
+
+
+def _needs_quotes(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in {"", "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n"}:
+        return True
+    try:
+        float(text)
+        return True
+    except ValueError:
+        pass
+    return text.startswith(("0x", "0o", "+", ".", "-", "*", "&", "!", "%", "@", "`", "[", "{")) or (
+        ": " in text or " #" in text or text != text.strip()
+    )
+
+
+def tag_of(node: Any) -> str | None:
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", None)
+    return value if isinstance(value, str) else None

@@ -1,0 +1,188 @@
+"""The one-way flow: load -> tags/extends per document -> merge -> inject -> name/paths -> validate -> render."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from composer.envfile import project_environment
+from composer.errors import ComposerError, InterpolationError, Location, MergeError, Problem
+from composer.extends import Extender
+from composer.merge import Merger
+from composer.nodes import clone_map
+from composer.paths import Rebaser, relative_prefix
+from composer.source import locate_item
+from composer.tags import clear_paths, resolve_tags
+from composer.yamlio import Style, YamlFile, load_file, mark_origin
+
+
+@dataclass
+class Inputs:
+    """What one merge reads: the files in order and how Compose would see them."""
+
+    files: Sequence[Path]
+    project_directory: Path | None = None
+    project_name: str | None = None
+    env_files: Sequence[Path] | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)
+    profiles: Sequence[str] = ()
+    overlays: Sequence[tuple[CommentedMap, Path]] = ()  # injected documents, merged last
+
+    @property
+    def project_dir(self) -> Path:
+        if self.project_directory is not None:
+            return self.project_directory.resolve()
+        return self.files[0].resolve().parent
+
+
+@dataclass
+class Merged:
+    """The merged document plus what rendering and validation need to know about it."""
+
+    document: CommentedMap
+    style: Style
+    env: dict[str, str]
+    project_dir: Path
+    project_name: str
+    sources: list[Path]
+    warnings: list[Problem] = field(default_factory=list)
+
+
+class FileCache:
+    """Parsed files by path and stamp: one parse of a base serves every environment."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, tuple[tuple[int, int], YamlFile]] = {}
+
+    def load(self, path: Path) -> YamlFile:
+        path = path.resolve()
+        try:
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = (0, 0)
+        hit = self._files.get(path)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        loaded = load_file(path)
+        self._files[path] = (stamp, loaded)
+        return loaded
+
+
+_DEFAULT_CACHE = FileCache()
+_NAME_RE = re.compile(r"[^a-z0-9_-]")
+
+
+def normalize_project_name(name: str) -> str:
+    """Compose lowercases names and drops characters it does not allow."""
+    return _NAME_RE.sub("", name.lower())
+
+
+def merge_inputs(inputs: Inputs, cache: FileCache | None = None) -> Merged:
+    cache = cache or _DEFAULT_CACHE
+    if not inputs.files:
+        raise ComposerError("no compose file given (use -f FILE or --env ENV)")
+    project_dir = inputs.project_dir
+    env = project_environment(project_dir, inputs.env_files, inputs.environ)
+    if inputs.project_name:
+        env.setdefault("COMPOSE_PROJECT_NAME", inputs.project_name)
+
+    def resolve(text: str) -> str:
+        from composer.interpolate import interpolate_string
+
+        try:
+            return interpolate_string(text, env.get)
+        except InterpolationError:
+            return text
+
+    merger = Merger(resolve)
+    extender = Extender(merger, cache.load, project_dir)
+    acc: CommentedMap | None = None
+    style: Style | None = None
+    sources: list[Path] = []
+    docs: list[tuple[CommentedMap, Path]] = []
+    for path in inputs.files:
+        loaded = cache.load(path)
+        sources.append(loaded.path)
+        style = style or loaded.style
+        docs.extend((doc, loaded.path) for doc in loaded.documents)
+    docs.extend(inputs.overlays)
+    for doc, path in docs:
+        tagged = resolve_tags(doc)
+        current = extender.apply(tagged.document, path, tagged.cleared)
+        if acc is None:
+            acc = current
+            continue
+        acc = clear_paths(acc, tagged.cleared)
+        try:
+            acc = merger.merge_maps(acc, current, ())
+        except MergeError as exc:
+            if not exc.location.path:
+                loc = locate_item(current, tuple(_split_where(exc.where)))
+                raise MergeError(exc.message, loc, exc.where) from None
+            raise
+    if acc is None:
+        acc = CommentedMap()
+        mark_origin(acc, inputs.files[0])
+    name = _project_name(inputs, acc, project_dir, env)
+    return Merged(acc, style or Style(), env, project_dir, name, sources)
+
+
+def _split_where(where: str) -> list[str]:
+    parts: list[str] = []
+    for chunk in where.split("."):
+        head, *indices = chunk.split("[")
+        parts.append(head)
+        parts.extend(i.rstrip("]") for i in indices)
+    return [p for p in parts if p]
+
+
+def _project_name(inputs: Inputs, doc: CommentedMap, project_dir: Path, env: Mapping[str, str]) -> str:
+    if inputs.project_name:
+        return normalize_project_name(inputs.project_name)
+    if env.get("COMPOSE_PROJECT_NAME"):
+        return normalize_project_name(env["COMPOSE_PROJECT_NAME"])
+    name = doc.get("name")
+    if isinstance(name, str) and name:
+        from composer.interpolate import interpolate_string
+
+        return normalize_project_name(interpolate_string(name, env.get))
+    return normalize_project_name(project_dir.name)
+
+
+def place(merged: Merged, output_dir: Path | None) -> CommentedMap:
+    """Write the project name in and rebase relative paths for the folder the output goes to."""
+    out = clone_map(merged.document)
+    if "name" in out:
+        if out["name"] != merged.project_name:
+            out["name"] = merged.project_name
+    else:
+        out.insert(_name_position(out), "name", merged.project_name)
+    if output_dir is not None:
+        prefix = relative_prefix(
+            os.path.relpath(merged.project_dir, output_dir.resolve()), "."
+        )
+        if prefix:
+
+            def resolve(text: str) -> str:
+                from composer.interpolate import interpolate_string
+
+                return interpolate_string(text, merged.env.get)
+
+            out = Rebaser(prefix, resolve).document(out)
+    return out
+
+
+def _name_position(doc: CommentedMap) -> int:
+    keys = list(doc.keys())
+    return 1 if keys and keys[0] == "version" else 0
+
+
+def locate(doc: Any, path: tuple[str | int, ...]) -> Location:
+    return locate_item(doc, tuple(str(p) for p in path))

@@ -1,0 +1,230 @@
+"""Round-trip YAML in and out: comments, quoting and key order survive; bad YAML becomes a located error."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from composer.comments import end_text, normalize
+from composer.errors import Location, YamlError
+
+# Larger Compose files do not exist in practice; refusing keeps time and memory bounded.
+MAX_FILE_BYTES = int(os.environ.get("COMPOSER_MAX_FILE_BYTES", str(16 * 1024 * 1024)))
+# Nodes a document may expand to once aliases are followed (billion-laughs guard).
+MAX_EXPANDED_NODES = int(os.environ.get("COMPOSER_MAX_EXPANDED_NODES", "2000000"))
+
+ORIGIN_ATTR = "_composer_origin"
+
+
+@dataclass(frozen=True)
+class Style:
+    """Indentation of a source file, so output looks like the base it came from."""
+
+    mapping: int = 2
+    sequence: int = 4
+    offset: int = 2
+
+
+@dataclass
+class YamlFile:
+    """One loaded source file: its documents (each a top-level mapping) and its style."""
+
+    path: Path
+    text: str
+    documents: list[CommentedMap]
+    style: Style = field(default_factory=Style)
+
+
+def new_yaml(style: Style | None = None) -> YAML:
+    """A fresh round-trip YAML instance: ruamel instances carry state between calls."""
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 1 << 16  # never re-wrap long lines
+    yaml.allow_duplicate_keys = False
+    style = style or Style()
+    yaml.indent(mapping=style.mapping, sequence=style.sequence, offset=style.offset)
+    return yaml
+
+
+def read_text(path: Path) -> str:
+    """Read a source file as strict UTF-8 (an optional BOM is dropped)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise YamlError("file not found", Location(path)) from None
+    except OSError as exc:
+        raise YamlError(f"cannot read file: {exc.strerror}", Location(path)) from exc
+    if path.is_dir():
+        raise YamlError("is a directory, not a file", Location(path))
+    if size > MAX_FILE_BYTES:
+        raise YamlError(
+            f"file is {size} bytes, more than the {MAX_FILE_BYTES} bytes composer reads "
+            "(set COMPOSER_MAX_FILE_BYTES to raise the limit)",
+            Location(path),
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise YamlError(f"cannot read file: {exc.strerror}", Location(path)) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlError(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+            Location(path, line, column),
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def load_file(path: Path) -> YamlFile:
+    """Load every document of a Compose file, each checked to be a mapping."""
+    text = read_text(path)
+    return load_text(text, path)
+
+
+def load_text(text: str, path: Path) -> YamlFile:
+    yaml = new_yaml()
+    try:
+        raw_docs = list(yaml.load_all(text))
+    except MarkedYAMLError as exc:
+        raise _located(exc, path) from None
+    except YAMLError as exc:  # pragma: no cover - ruamel raises marked errors for text input
+        raise YamlError(str(exc), Location(path)) from None
+    except RecursionError:
+        raise YamlError("nesting too deep", Location(path)) from None
+    documents: list[CommentedMap] = []
+    for doc in raw_docs:
+        if doc is None:
+            continue  # an empty document changes nothing, as in Compose
+        if not isinstance(doc, CommentedMap):
+            kind = "a list" if isinstance(doc, list) else "a scalar"
+            line = doc.lc.line + 1 if isinstance(doc, CommentedSeq) else 1
+            raise YamlError(
+                f"top-level value must be a mapping (services:, volumes:, ...), not {kind}",
+                Location(path, line, 1),
+            )
+        check_expansion(doc, path)
+        normalize(doc)
+        mark_origin(doc, path)
+        documents.append(doc)
+    return YamlFile(path=path, text=text, documents=documents, style=guess_style(text))
+
+
+def _located(exc: MarkedYAMLError, path: Path) -> YamlError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if "\t" in problem or "'\\t'" in problem:
+        problem = "tab character used for indentation; indent with spaces"
+    problem = problem.split("\n")[0]
+    if "duplicate key" in problem:
+        problem = re.sub(r' with value ".*', "", problem) + " (each key may appear once)"
+    loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
+    return YamlError(problem, loc)
+
+
+def check_expansion(doc: Any, path: Path) -> None:
+    """Refuse documents whose aliases expand to an absurd size, without expanding them."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        sizes[key] = 1  # cycles count once
+        total = 1 + sum(size(v) for v in (node.values() if isinstance(node, dict) else node))
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise YamlError(
+                f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (an alias bomb?)",
+                Location(path, _line(node), 1),
+            )
+        return total
+
+    try:
+        size(doc)
+    except RecursionError:
+        raise YamlError("nesting too deep", Location(path)) from None
+
+
+def _line(node: Any) -> int:
+    lc = getattr(node, "lc", None)
+    return (lc.line + 1) if lc is not None and lc.line is not None else 0
+
+
+def iter_containers(node: Any) -> Iterator[Any]:
+    """Every mapping and sequence below node, each once even when aliased."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, dict):
+            yield cur
+            stack.extend(v for v in cur.values() if isinstance(v, (dict, list)))
+        elif isinstance(cur, list):
+            yield cur
+            stack.extend(v for v in cur if isinstance(v, (dict, list)))
+
+
+def mark_origin(doc: Any, path: Path) -> None:
+    """Remember which file each container came from, for error locations after merging."""
+    for container in iter_containers(doc):
+        if getattr(container, ORIGIN_ATTR, None) is None:
+            try:
+                setattr(container, ORIGIN_ATTR, path)
+            except AttributeError:  # plain dict/list have no attributes
+                pass
+
+
+_KEY_RE = re.compile(r"^( *)[^\s#-][^:]*:(\s|$)")
+_SEQ_RE = re.compile(r"^( *)- ")
+
+
+def guess_style(text: str) -> Style:
+    """Find the file's mapping indent and where its dashes sit, so round-trips are byte-stable."""
+    mapping = 0
+    offset: int | None = None
+    prev_key_indent: int | None = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        seq = _SEQ_RE.match(line)
+        if seq:
+            if offset is None and prev_key_indent is not None:
+                offset = max(0, len(seq.group(1)) - prev_key_indent)
+            prev_key_indent = None
+            continue
+        key = _KEY_RE.match(line)
+        if key:
+            indent = len(key.group(1))
+            if prev_key_indent is not None and indent > prev_key_indent and not mapping:
+                mapping = indent - prev_key_indent
+            prev_key_indent = indent
+        if mapping and offset is not None:
+            break
+    mapping = mapping or 2
+    offset = mapping if offset is None else offset
+    if offset > mapping:
+        offset = mapping
+    return Style(mapping=mapping, sequence=offset + 2, offset=offset)
+
+
+def dump(doc: Any, style: Style | None = None) -> str:
+    out = StringIO()
+    new_yaml(style).dump(doc, out)
+    return out.getvalue() + end_text(doc)
