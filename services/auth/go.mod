@@ -1,0 +1,3 @@
+module example.com/ecommerce/auth
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.com/ecommerce/gateway
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.com/ecommerce/user
+
+go 1.19
