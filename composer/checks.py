@@ -1,0 +1,947 @@
+"""Load-time consistency checks Docker Compose makes that the JSON schema cannot express.
+
+Conditions follow compose-go v2.9.1 (the loader of Docker Compose v2.40.3): its whole-model
+validation, the consistency check after loading, and the decoding of sizes, durations, ports and
+volume specs; wording keeps the binary's key phrase. Two findings are warnings because Compose
+only fails at `up`: an unknown restart policy and a host port published twice. Every rule
+tolerates values of the wrong type: schema validation reports those.
+
+Differences with the binary, on purpose: every problem is reported (the binary stops at the
+first), and services are checked whatever their profiles (the binary skips services of inactive
+profiles, and calls a dependency on one "undefined"; which profiles are active is only known at
+`up`).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import posixpath
+import re
+import struct
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from composer.errors import Location, Problem
+
+ModelPath = tuple[str | int, ...]
+Locator = Callable[[ModelPath], Location]
+Finding = tuple[ModelPath, Problem]
+Local = tuple[ModelPath, str, str]  # path inside a service, message, severity
+
+SERVICE_PREFIX = "service:"
+CONTAINER_PREFIX = "container:"
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def format_where(path: ModelPath) -> str:
+    """services.gateway.ports[0]: keys joined by dots, list indexes in brackets."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def locate_safely(locate: Locator, path: ModelPath) -> Location:
+    """The nearest located ancestor: injected or missing values have no position of their own."""
+    for n in range(len(path), -1, -1):
+        try:
+            loc = locate(path[:n])
+        except LookupError:
+            continue
+        if loc.path is not None:
+            return loc
+    return Location()
+
+
+def path_sort_key(path: ModelPath) -> tuple[tuple[int, int, str], ...]:
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
+
+
+def sort_findings(findings: list[Finding]) -> list[Problem]:
+    """Deterministic: by model path, then errors before warnings, then message; no repeats."""
+    ordered = sorted(
+        findings,
+        key=lambda f: (path_sort_key(f[0]), f[1].severity != "error", f[1].message),
+    )
+    seen: set[tuple[str, str, str]] = set()
+    out: list[Problem] = []
+    for _, problem in ordered:
+        ident = (problem.where, problem.severity, problem.message)
+        if ident not in seen:
+            seen.add(ident)
+            out.append(problem)
+    return out
+
+
+def describe(value: Any) -> str:
+    """A short rendering of a value for messages (never a dump of a whole mapping)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def canonical_key(value: Any) -> str | None:
+    """Structural identity of a definition, to check identical ones once."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None  # keys of mixed types or foreign values: no sharing
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if _is_int(value) else None
+
+
+# --------------------------------------------------------------------------- Go value parsers
+
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+    r"|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+)\Z"
+)
+
+
+def parse_go_float(text: str) -> float | None:
+    """strconv.ParseFloat for the forms people write (decimal, exponent, hex float)."""
+    if not _GO_FLOAT.match(text):
+        return None
+    if text.lstrip("+-")[:2].lower() == "0x":
+        return float.fromhex(text)
+    return float(text)
+
+
+_SIZE_SPLIT = re.compile(r"[0-9. ][^0-9. ]*\Z")
+_SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_ram_size(text: str) -> int | str:
+    """docker/go-units RAMInBytes: the bytes, or the problem."""
+    invalid = f"invalid size {text!r}: use a number of bytes or a value like 512m or 2g"
+    split = _SIZE_SPLIT.search(text)
+    if split is None:
+        return invalid
+    sep = split.start()
+    num, sfx = (text[:sep], text[sep + 1 :]) if text[sep] == " " else (
+        text[: sep + 1], text[sep + 1 :])
+    size = parse_go_float(num)
+    if size is None or size < 0:
+        return invalid
+    if not sfx:
+        return int(size)
+    sfx = sfx.lower()
+    if len(sfx) > 3:
+        return invalid
+    if sfx[0] == "b":
+        return int(size) if len(sfx) == 1 else invalid
+    if sfx[0] not in _SIZE_UNITS:
+        return invalid
+    if (len(sfx) == 2 and sfx[1] != "b") or (len(sfx) == 3 and sfx[1:] != "ib"):
+        return invalid
+    return int(size * _SIZE_UNITS[sfx[0]])
+
+
+_DURATION_UNITS = {"ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h", "d", "w"}
+_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
+
+
+@functools.lru_cache(maxsize=4096)
+def duration_error(text: str) -> str | None:
+    """go-str2duration ParseDuration (Go durations plus d and w): None when valid."""
+    invalid = f"invalid duration {text!r}: use a value like 30s, 1m30s or 2h"
+    s = text[1:] if text[:1] in ("+", "-") else text
+    if s == "0":
+        return None
+    if not s:
+        return invalid
+    while s:
+        if not (s[0] == "." or "0" <= s[0] <= "9"):
+            return invalid
+        match = _DURATION_PART.match(s)
+        assert match is not None  # the pattern matches the empty string
+        whole, frac, unit = match.groups()
+        if not whole and not frac:
+            return invalid
+        if not unit:
+            return f"invalid duration {text!r}: missing unit (e.g. s, m, h)"
+        if unit not in _DURATION_UNITS:
+            return f"invalid duration {text!r}: unknown unit {unit!r}"
+        s = s[match.end() :]
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def is_ip(text: str) -> bool:
+    """Go net.ParseIP: an IPv4 or IPv6 literal, no zone."""
+    if "%" in text:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_ip: str
+    host_start: int | None  # None: nothing published (Docker picks a port)
+    host_end: int | None
+    container_start: int
+    container_end: int
+    protocol: str
+
+
+def _uint16(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and int(text) <= 65535 else None
+
+
+def _port_range(text: str) -> tuple[int, int] | None:
+    """go-connections ParsePortRange: "80" or "8000-8010"."""
+    if not text:
+        return None
+    if "-" not in text:
+        single = _uint16(text)
+        return None if single is None else (single, single)
+    parts = text.split("-")
+    start, end = _uint16(parts[0]), _uint16(parts[1])
+    if start is None or end is None or end < start:
+        return None
+    return start, end
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_port_spec(raw: str) -> PortMapping | str:
+    """go-connections ParsePortSpec (short port syntax): the mapping, or Compose's error."""
+    parts = raw.split(":")
+    if len(parts) == 1:
+        ip, host, container = "", "", parts[0]
+    elif len(parts) == 2:
+        ip, host, container = "", parts[0], parts[1]
+    else:
+        ip, host, container = ":".join(parts[:-2]), parts[-2], parts[-1]
+    port, _, proto = container.partition("/")
+    proto = (proto or "tcp").lower() if port else ""
+    if proto not in ("tcp", "udp", "sctp"):
+        return f"invalid proto: {proto}"
+    if ip.startswith("["):
+        if not ip.endswith("]"):
+            return f"invalid IP address {ip}"
+        ip = ip[1:-1]
+    if ip and not is_ip(ip):
+        return f"invalid IP address: {ip}"
+    if not port:
+        return f"no port specified: {raw}<empty>"
+    container_range = _port_range(port)
+    if container_range is None:
+        return f"invalid containerPort: {port}"
+    host_range: tuple[int, int] | None = None
+    if host:
+        host_range = _port_range(host)
+        if host_range is None:
+            return f"invalid hostPort: {host}"
+        span = container_range[1] - container_range[0]
+        if span and span != host_range[1] - host_range[0]:
+            return f"invalid ranges specified for container and host Ports: {port} and {host}"
+    return PortMapping(
+        ip,
+        host_range[0] if host_range else None,
+        host_range[1] if host_range else None,
+        container_range[0],
+        container_range[1],
+        proto,
+    )
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    source: str
+    target: str
+    kind: str  # "volume" or "bind"
+
+
+def _windows_drive(buffer: str, char: str) -> bool:
+    return char == ":" and len(buffer) == 1 and buffer.isalpha()
+
+
+def _is_file_path(source: str) -> bool:
+    if not source:
+        return False
+    if source[0] in "./~" or source.startswith("\\\\"):
+        return True
+    return len(source) > 1 and _windows_drive(source[0], source[1])
+
+
+_NEEDS_SCAN = re.compile(r"\$\{|(?:^|:)[^\W\d_]:")
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_volume_spec(spec: str) -> VolumeSpec | str:
+    """compose-go format.ParseVolume (short volume syntax): the mount, or Compose's error."""
+    if not spec:
+        return "invalid empty volume spec"
+    if len(spec) <= 2:
+        return VolumeSpec("", spec, "volume")
+    if _NEEDS_SCAN.search(spec) is None:  # no drive letter, no ${...}: plain colons
+        sections = spec.split(":")
+        if "" in sections:
+            return f"invalid spec: {spec}: empty section between colons"
+        if len(sections) > 3:
+            return f"invalid spec: {spec}: too many colons"
+        if len(sections) == 1:
+            return VolumeSpec("", spec, "volume")
+        source, target = sections[0], sections[1]
+        return VolumeSpec(source, target, "bind" if _is_file_path(source) else "volume")
+    source = target = buffer = ""
+    depth = 0
+    end = "\0"
+    for i, char in enumerate(spec + end):
+        if char == "$" and i + 1 < len(spec) and spec[i + 1] == "{":
+            depth += 1
+            buffer += char
+        elif char == "}" and depth > 0:
+            depth -= 1
+            buffer += char
+        elif _windows_drive(buffer, char):
+            buffer += char
+        elif char in (":", end) and depth == 0:
+            if not buffer:
+                return f"invalid spec: {spec}: empty section between colons"
+            if not source and char == end:
+                target = buffer
+            elif not source:
+                source = buffer
+            elif not target:
+                target = buffer
+            elif char == ":":
+                return f"invalid spec: {spec}: too many colons"
+            buffer = ""
+        else:
+            buffer += char
+    return VolumeSpec(source, target, "bind" if _is_file_path(source) else "volume")
+
+
+def go_path_clean(target: str) -> str:
+    """path.Clean: POSIX normalisation where a leading // collapses as well."""
+    if not target:
+        return ""
+    cleaned = posixpath.normpath(target)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
+def _float32(value: float) -> float:
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+def _unit_bytes(value: Any) -> int | None:
+    """UnitBytes decoding: ints as they are, strings parsed, anything else (even floats) 0."""
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, str):
+        parsed = parse_ram_size(value)
+        return parsed if isinstance(parsed, int) else None
+    return 0
+
+
+def _nano_cpus(value: Any) -> float | None:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return _float32(float(value))
+    if isinstance(value, str):
+        parsed = parse_go_float(value)
+        return None if parsed is None else _float32(parsed)
+    return None
+
+
+def _pids(value: Any) -> int | None:
+    if value is None:
+        return 0
+    return int(value) if _is_int(value) else None
+
+
+# --------------------------------------------------------------------------- one service alone
+# Rules that read nothing but the service: their result is shared by identical definitions.
+
+
+class _Out:
+    def __init__(self) -> None:
+        self.found: list[Local] = []
+
+    def error(self, path: ModelPath, message: str) -> None:
+        self.found.append((path, message, "error"))
+
+    def warn(self, path: ModelPath, message: str) -> None:
+        self.found.append((path, message, "warning"))
+
+
+def _check_build(out: _Out, service: dict[str, Any]) -> None:
+    build = service.get("build")
+    if build is None and not service.get("image") and "provider" not in service:
+        out.error((), "has neither an image nor a build context specified")
+    if not isinstance(build, dict):
+        return
+    if build.get("dockerfile") and build.get("dockerfile_inline"):
+        out.error(("build",), "dockerfile and dockerfile_inline are mutually exclusive")
+    platforms = build.get("platforms")
+    platform = service.get("platform")
+    if isinstance(platforms, list) and platforms and platform and platform not in platforms:
+        out.error(("platform",), f'build.platforms must include platform "{platform}"')
+
+
+def _check_healthcheck(out: _Out, service: dict[str, Any]) -> None:
+    test = _dict(service.get("healthcheck")).get("test")
+    if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        out.error(("healthcheck", "test", 0),
+                  'healthcheck.test must start with "CMD", "CMD-SHELL" or "NONE"')
+
+
+def _check_scale(out: _Out, service: dict[str, Any]) -> None:
+    scale = _int_or_none(service.get("scale"))
+    replicas = _int_or_none(_dict(service.get("deploy")).get("replicas"))
+    if scale is not None and replicas is not None and scale != replicas:
+        out.error(("scale",), f"can't set distinct values on 'scale' ({scale}) and "
+                              f"'deploy.replicas' ({replicas})")
+    if scale is not None and scale < 0:
+        out.error(("scale",), "must be greater than or equal to 0")
+    if replicas is not None and replicas < 0:
+        out.error(("deploy", "replicas"), "must be greater than or equal to 0")
+    effective = scale if scale is not None else replicas if replicas is not None else 1
+    if service.get("container_name") and effective > 1:
+        attr = "scale" if scale is not None else "deploy.replicas"
+        out.error(("container_name",), f"can't set container_name with {attr} {effective}: "
+                                       "container names must be unique")
+
+
+_PAIRS: tuple[tuple[str, str, str, Callable[[Any], Any]], ...] = (
+    ("cpus", "limits", "cpus", _nano_cpus),
+    ("mem_limit", "limits", "memory", _unit_bytes),
+    ("pids_limit", "limits", "pids", _pids),
+    ("mem_reservation", "reservations", "memory", _unit_bytes),
+)
+
+
+def _check_resource_pairs(out: _Out, service: dict[str, Any]) -> None:
+    """Compose refuses a service-level limit next to a different deploy.resources one (even
+    when deploy.resources.limits just does not set it)."""
+    deploy = service.get("deploy")
+    if not isinstance(deploy, dict):
+        return
+    resources = _dict(deploy.get("resources"))
+    for attr, block_name, key, decode in _PAIRS:
+        block = resources.get(block_name)
+        if attr not in service or not isinstance(block, dict):
+            continue
+        own, other = decode(service[attr]), decode(block.get(key))
+        if own in (None, 0) or other is None or own == other:
+            continue
+        shown = describe(block[key]) if key in block else "unset"
+        out.error((attr,), f"can't set distinct values on '{attr}' ({describe(service[attr])})"
+                           f" and 'deploy.resources.{block_name}.{key}' ({shown})")
+
+
+def _check_develop(out: _Out, service: dict[str, Any]) -> None:
+    for i, rule in enumerate(_list(_dict(service.get("develop")).get("watch"))):
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("path") == "":
+            out.error(("develop", "watch", i, "path"), "value can't be blank")
+        action = rule.get("action")
+        if not rule.get("target") and action not in ("rebuild", "restart"):
+            out.error(("develop", "watch", i), f'target is required for action "{action}"')
+
+
+def _check_mounts(out: _Out, service: dict[str, Any]) -> None:
+    tmpfs = service.get("tmpfs")
+    mounts: dict[str, ModelPath] = {}
+    seen: set[str] = set()
+    entries = [tmpfs] if isinstance(tmpfs, str) else _list(tmpfs)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str) or entry in seen:
+            continue  # identical entries are merged by Compose
+        seen.add(entry)
+        where: ModelPath = ("tmpfs", i) if isinstance(tmpfs, list) else ("tmpfs",)
+        path = entry.partition(":")[0]
+        if path in mounts:
+            out.error(where, f"target {path} already mounted by {format_where(mounts[path])}")
+        else:
+            mounts[path] = where
+    for i, volume in enumerate(_list(service.get("volumes"))):
+        target: Any = None
+        if isinstance(volume, str):
+            spec = parse_volume_spec(volume)
+            if isinstance(spec, str):
+                out.error(("volumes", i), spec)
+                continue
+            target = spec.target
+        elif isinstance(volume, dict):
+            target = volume.get("target")
+        if mounts and isinstance(target, str) and target:
+            # Duplicate volume targets are merged by Compose: only a tmpfs clash counts.
+            first = mounts.get(go_path_clean(target))
+            if first is not None:
+                out.error(("volumes", i), f"target {go_path_clean(target)} already mounted by "
+                                          f"{format_where(first)}")
+
+
+def _check_ports(out: _Out, service: dict[str, Any]) -> None:
+    for i, port in enumerate(_list(service.get("ports"))):
+        if isinstance(port, float):
+            out.error(("ports", i), 'invalid port: use an integer or a "host:container" string')
+        elif _is_int(port) or isinstance(port, str):
+            parsed = parse_port_spec(str(port))
+            if isinstance(parsed, str):
+                out.error(("ports", i), parsed)
+        elif isinstance(port, dict):
+            host_ip = port.get("host_ip")
+            if isinstance(host_ip, str) and not is_ip(host_ip):
+                out.error(("ports", i, "host_ip"), f"invalid ip address: {host_ip}")
+
+
+def _check_devices(out: _Out, service: dict[str, Any]) -> None:
+    reservations = _dict(_dict(_dict(service.get("deploy")).get("resources")).get("reservations"))
+    lists: tuple[tuple[ModelPath, Any], ...] = (
+        (("deploy", "resources", "reservations", "devices"), reservations.get("devices")),
+        (("gpus",), service.get("gpus")),
+    )
+    for base, devices in lists:
+        for i, device in enumerate(_list(devices)):
+            if isinstance(device, dict) and "count" in device and "device_ids" in device:
+                out.error((*base, i), '"count" and "device_ids" are exclusive')
+
+
+# (path, kind): strings Compose decodes into bytes, durations or CPU counts.
+_DECODED: tuple[tuple[tuple[str, ...], str], ...] = (
+    *((("mem_limit",), "size"), (("mem_reservation",), "size"), (("memswap_limit",), "size"),
+      (("mem_swappiness",), "size"), (("shm_size",), "size"), (("build", "shm_size"), "size")),
+    (("deploy", "resources", "limits", "memory"), "size"),
+    (("deploy", "resources", "reservations", "memory"), "size"),
+    (("deploy", "resources", "limits", "cpus"), "cpus"),
+    (("deploy", "resources", "reservations", "cpus"), "cpus"),
+    *((("healthcheck", key), "duration")
+      for key in ("interval", "timeout", "start_period", "start_interval")),
+    (("stop_grace_period",), "duration"),
+    *((("deploy", block, key), "duration")
+      for block, key in (("update_config", "delay"), ("update_config", "monitor"),
+                         ("rollback_config", "delay"), ("rollback_config", "monitor"),
+                         ("restart_policy", "delay"), ("restart_policy", "window"))),
+)
+
+
+def _decode_error(kind: str, value: str) -> str | None:
+    if kind == "size":
+        parsed = parse_ram_size(value)
+        return parsed if isinstance(parsed, str) else None
+    if kind == "duration":
+        return duration_error(value)
+    return None if parse_go_float(value) is not None else f"invalid number of CPUs {value!r}"
+
+
+def _check_decoding(out: _Out, service: dict[str, Any]) -> None:
+    """Strings the schema accepts but Compose cannot decode (other types: the schema's job)."""
+    for path, kind in _DECODED:
+        value: Any = service
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+            if value is None:
+                break
+        if isinstance(value, str):
+            error = _decode_error(kind, value)
+            if error:
+                out.error(path, error)
+    for i, volume in enumerate(_list(service.get("volumes"))):
+        size = _dict(_dict(volume).get("tmpfs")).get("size")
+        if isinstance(size, str):
+            error = _decode_error("size", size)
+            if error:
+                out.error(("volumes", i, "tmpfs", "size"), error)
+
+
+_RESTART = re.compile(r"(no|always|unless-stopped|on-failure(:\d+)?)\Z")
+
+
+def _check_restart(out: _Out, service: dict[str, Any]) -> None:
+    """Compose accepts any string here; the engine refuses an unknown policy at `up`."""
+    restart = service.get("restart")
+    if isinstance(restart, str) and not _RESTART.match(restart):
+        out.warn(("restart",), f'{describe(restart)} is not one of "no", "always", '
+                               '"on-failure[:N]", "unless-stopped" (the engine refuses it at up)')
+
+
+_LOCAL_RULES: tuple[Callable[[_Out, dict[str, Any]], None], ...] = (
+    _check_build, _check_healthcheck, _check_scale, _check_resource_pairs, _check_develop,
+    _check_mounts, _check_ports, _check_devices, _check_decoding, _check_restart,
+)
+_LOCAL_CACHE: dict[str, tuple[Local, ...]] = {}
+_LOCAL_CACHE_LIMIT = 4096
+
+
+def service_findings(service: dict[str, Any], key: str | None) -> tuple[Local, ...]:
+    """Problems of one definition on its own, remembered per process by canonical key."""
+    if key is not None:
+        cached = _LOCAL_CACHE.get(key)
+        if cached is not None:
+            return cached
+    out = _Out()
+    for rule in _LOCAL_RULES:
+        rule(out, service)
+    found = tuple(out.found)
+    if key is not None:
+        if len(_LOCAL_CACHE) >= _LOCAL_CACHE_LIMIT:
+            _LOCAL_CACHE.clear()
+        _LOCAL_CACHE[key] = found
+    return found
+
+
+# --------------------------------------------------------------------------- the whole model
+
+
+@dataclass
+class _Context:
+    model: Mapping[str, Any]
+    locate: Locator
+    project_dir: Path | None
+    findings: list[Finding] = field(default_factory=list)
+    stages: dict[Path, list[str] | None] = field(default_factory=dict)
+
+    def report(self, path: ModelPath, message: str, severity: str = "error") -> None:
+        problem = Problem(message, locate_safely(self.locate, path), format_where(path), severity)
+        self.findings.append((path, problem))
+
+    def section(self, name: str) -> dict[str, Any]:
+        return _dict(self.model.get(name))
+
+    def services(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for name, service in self.section("services").items():
+            if isinstance(service, dict):
+                yield name, service
+
+    def where_is(self, path: ModelPath) -> str:
+        """Another place, named by model path and source position."""
+        shown = locate_safely(self.locate, path).render()
+        return f"{format_where(path)} ({shown})" if shown else format_where(path)
+
+
+def _check_resources(ctx: _Context) -> None:
+    for name, volume in ctx.section("volumes").items():
+        if isinstance(volume, dict) and volume.get("external") is True:
+            for key in volume:
+                if key not in ("name", "external") and not str(key).startswith("x-"):
+                    ctx.report(("volumes", name, key),
+                               f'conflicting parameters "external" and "{key}" specified')
+    for section, keys in (("configs", ("file", "environment", "content")),
+                          ("secrets", ("file", "environment"))):
+        for name, resource in ctx.section(section).items():
+            if not isinstance(resource, dict):
+                continue
+            present = [k for k in keys if k in resource]
+            path: ModelPath = (section, name)
+            if len(present) > 1:
+                ctx.report(path, f"{' and '.join(present)} are mutually exclusive")
+            elif not present and "driver" not in resource and "external" not in resource:
+                ctx.report(path, f"one of {'|'.join(keys)} must be set")
+            elif section == "secrets" and not present and resource.get("external") is not True:
+                ctx.report(path, "must declare either `file` or `environment`")
+
+
+def _named_entries(value: Any) -> Iterator[tuple[str | int, str]]:
+    """(path element, name) for a list of names or a mapping keyed by name."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                yield i, item
+    elif isinstance(value, dict):
+        for key in value:
+            yield key, str(key)
+
+
+def _file_mounts(value: Any) -> Iterator[tuple[ModelPath, str]]:
+    """secrets/configs entries: short names or {source: name}."""
+    for i, item in enumerate(_list(value)):
+        if isinstance(item, str):
+            yield (i,), item
+        elif isinstance(item, dict) and isinstance(item.get("source"), str):
+            yield (i, "source"), item["source"]
+
+
+def _named_volumes(volumes: Any) -> Iterator[tuple[int, str]]:
+    for i, volume in enumerate(_list(volumes)):
+        source: Any = None
+        if isinstance(volume, str):
+            spec = parse_volume_spec(volume)
+            if isinstance(spec, VolumeSpec) and spec.kind == "volume":
+                source = spec.source
+        elif isinstance(volume, dict) and volume.get("type") == "volume":
+            source = volume.get("source")
+        if isinstance(source, str) and source:
+            yield i, source
+
+
+def _service_dependencies(service: dict[str, Any]) -> Iterator[tuple[ModelPath, str, str]]:
+    """(path, service name, phrase): depends_on plus what Compose turns into dependencies."""
+    for key, name in _named_entries(service.get("depends_on")):
+        yield ("depends_on", key), name, "depends on"
+    for i, link in enumerate(_list(service.get("links"))):
+        if isinstance(link, str):
+            parts = link.split(":")
+            yield ("links", i), parts[0] if len(parts) == 2 else link, "links to"
+    for namespace in ("network_mode", "ipc", "pid", "uts", "cgroup"):
+        ref = service.get(namespace)
+        if isinstance(ref, str) and ref.startswith(SERVICE_PREFIX):
+            yield (namespace,), ref[len(SERVICE_PREFIX):], "refers to"
+    for i, source in enumerate(_list(service.get("volumes_from"))):
+        if isinstance(source, str) and not source.startswith(CONTAINER_PREFIX):
+            yield ("volumes_from", i), source.split(":")[0], "refers to"
+
+
+def _check_references(ctx: _Context) -> None:
+    def names(section: str) -> frozenset[str]:
+        return frozenset(str(k) for k in ctx.section(section))
+
+    services = ctx.section("services")
+    # Compose adds the project's `default` network whenever a service uses it.
+    networks = names("networks") | {"default"}
+    volumes, secrets, configs, models = (names(s) for s in ("volumes", "secrets", "configs",
+                                                            "models"))
+    for name, service in ctx.services():
+        base: ModelPath = ("services", name)
+        network_list = service.get("networks")
+        if service.get("network_mode") and network_list and isinstance(network_list, (list, dict)):
+            ctx.report((*base, "networks"), "`network_mode` and `networks` are mutually exclusive")
+        for key, network in _named_entries(network_list):
+            if network not in networks:
+                ctx.report((*base, "networks", key), f"refers to undefined network {network}")
+        for path, target, phrase in _service_dependencies(service):
+            if target not in services:
+                ctx.report((*base, *path), f'{phrase} undefined service "{target}"')
+        for i, source in _named_volumes(service.get("volumes")):
+            if source not in volumes:
+                ctx.report((*base, "volumes", i), f"refers to undefined volume {source}")
+        build = service.get("build")
+        if isinstance(build, dict):
+            for sub, secret in _file_mounts(build.get("secrets")):
+                if secret not in secrets:
+                    ctx.report((*base, "build", "secrets", *sub),
+                               f"refers to undefined build secret {secret}")
+            _check_additional_contexts(ctx, base, build, services)
+        for section, known in (("secrets", secrets), ("configs", configs)):
+            for sub, ref in _file_mounts(service.get(section)):
+                if ref not in known:
+                    ctx.report((*base, section, *sub), f"refers to undefined {section[:-1]} {ref}")
+        for key, model in _named_entries(service.get("models")):
+            if model not in models:
+                ctx.report((*base, "models", key), f"refers to undefined model {model}")
+
+
+def _check_additional_contexts(ctx: _Context, base: ModelPath, build: dict[str, Any],
+                               services: dict[str, Any]) -> None:
+    contexts = build.get("additional_contexts")
+    entries: list[tuple[str | int, str, str]] = []
+    if isinstance(contexts, dict):
+        entries = [(k, str(k), v) for k, v in contexts.items() if isinstance(v, str)]
+    else:
+        for i, item in enumerate(_list(contexts)):
+            if isinstance(item, str) and "=" in item:
+                key, _, value = item.partition("=")
+                entries.append((i, key, value))
+    for path_key, label, value in entries:
+        if not value.startswith(SERVICE_PREFIX):
+            continue
+        target = value[len(SERVICE_PREFIX):]
+        where = (*base, "build", "additional_contexts", path_key)
+        if target not in services:
+            ctx.report(where, f'additional context {label} refers to unknown service "{target}"')
+        elif "build" not in _dict(services[target]):
+            ctx.report(where,
+                       f'additional context {label} refers to non-buildable service "{target}"')
+
+
+# --------------------------------------------------------------------------- build targets
+
+_REMOTE_CONTEXT = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://|git@|github\.com/)")
+_DIRECTIVE = re.compile(r"#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")
+
+
+def dockerfile_stages(text: str) -> list[str]:
+    """Stage names (`FROM image AS name`), lowercased as BuildKit compares them."""
+    escape = "\\"
+    lines = text.splitlines()
+    for line in lines:  # parser directives come first, before anything else
+        match = _DIRECTIVE.match(line.strip())
+        if not match:
+            break
+        if match.group(1).lower() == "escape" and match.group(2) in ("`", "\\"):
+            escape = match.group(2)
+    stages: list[str] = []
+    pending = ""
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("#") or (not pending and not stripped):
+            continue  # comments, also inside a continued instruction
+        if stripped.endswith(escape):
+            pending += stripped[:-1] + " "
+            continue
+        words = (pending + stripped).split()
+        pending = ""
+        if words and words[0].upper() == "FROM":
+            args = [w for w in words[1:] if not w.startswith("--")]
+            if len(args) >= 3 and args[1].upper() == "AS":
+                stages.append(args[2].lower())
+    return stages
+
+
+def _check_build_target(ctx: _Context, name: str, service: dict[str, Any]) -> None:
+    build = service.get("build")
+    if not isinstance(build, dict):
+        return
+    target = build.get("target")
+    if not isinstance(target, str) or not target or "dockerfile_inline" in build:
+        return
+    context = build.get("context", ".")
+    dockerfile = build.get("dockerfile", "Dockerfile")
+    if not isinstance(context, str) or not isinstance(dockerfile, str):
+        return
+    if _REMOTE_CONTEXT.match(context):
+        return
+    context_dir = Path(context).expanduser()
+    if not context_dir.is_absolute():
+        if ctx.project_dir is None:
+            return
+        context_dir = ctx.project_dir / context_dir
+    path = Path(dockerfile) if Path(dockerfile).is_absolute() else context_dir / dockerfile
+    if path not in ctx.stages:  # services often share a Dockerfile
+        try:
+            ctx.stages[path] = dockerfile_stages(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            ctx.stages[path] = None  # absent or unreadable: the build itself will say so
+    stages = ctx.stages[path]
+    if stages is None or any("$" in stage for stage in stages):
+        return  # a stage named from an ARG cannot be checked here
+    if target.lower() not in stages:
+        known = f"stages: {', '.join(stages)}" if stages else "it has no named stages"
+        ctx.report(("services", name, "build", "target"),
+                   f'target stage "{target}" not found in {path.name} ({known})')
+
+
+# --------------------------------------------------------------------------- host ports
+
+
+def _published(port: Any) -> Iterator[tuple[str, int, str]]:
+    """(host ip, host port, protocol) of each fixed host port one ports entry publishes."""
+    if _is_int(port) or isinstance(port, str):
+        parsed = parse_port_spec(str(port))
+        if not isinstance(parsed, PortMapping) or parsed.host_start is None:
+            return
+        assert parsed.host_end is not None
+        if parsed.container_start == parsed.container_end and parsed.host_start != parsed.host_end:
+            return  # a host range for one container port: Docker picks a free one
+        for host in range(parsed.host_start, parsed.host_end + 1):
+            yield parsed.host_ip, host, parsed.protocol
+    elif isinstance(port, dict):
+        published = port.get("published")
+        published = str(published) if _is_int(published) else published
+        span = _port_range(published) if isinstance(published, str) else None
+        if span is None or span[0] != span[1]:
+            return
+        ip, protocol = port.get("host_ip"), port.get("protocol")
+        yield (ip if isinstance(ip, str) else "", span[0],
+               protocol.lower() if isinstance(protocol, str) else "tcp")
+
+
+def _ip_overlap(a: str, b: str) -> bool:
+    """Two host IPs collide when equal, or when one is the wildcard of the other's family."""
+    if a == b or not a or not b:
+        return True
+    for wild, other in ((a, b), (b, a)):
+        family = {"0.0.0.0": 4, "::": 6}.get(wild)
+        if family is not None and is_ip(other):
+            return ipaddress.ip_address(other).version == family
+    return False
+
+
+def _check_host_ports(ctx: _Context) -> None:
+    """The same host port twice only fails at `up`, hence a warning."""
+    taken: dict[tuple[int, str], list[tuple[str, ModelPath, Any]]] = {}
+    for name, service in ctx.services():
+        for i, port in enumerate(_list(service.get("ports"))):
+            path: ModelPath = ("services", name, "ports", i)
+            for ip, host, protocol in _published(port):
+                holders = taken.setdefault((host, protocol), [])
+                clash = next((h for h in holders if _ip_overlap(h[0], ip)), None)
+                if clash is None:
+                    holders.append((ip, path, port))
+                    continue
+                if clash[1][:2] == path[:2] and clash[2] == port:
+                    break  # one service listing the same entry twice: Compose merges them
+                shown = f"{ip}:{host}" if ip else str(host)
+                ctx.report(path, f"host port {shown}/{protocol} is already published by "
+                                 f"{ctx.where_is(clash[1])}", "warning")
+                break
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def collect_findings(
+    model: Mapping[str, Any],
+    locate: Locator,
+    *,
+    project_dir: Path | None,
+    keys: Mapping[Any, str | None] | None = None,
+) -> list[Finding]:
+    """Unsorted findings with their model paths; `keys` are canonical keys of the services
+    when the caller has them already."""
+    if not isinstance(model, Mapping):
+        return []
+    ctx = _Context(model, locate, project_dir)
+    _check_resources(ctx)
+    _check_references(ctx)
+    for name, service in ctx.services():
+        key = keys.get(name) if keys is not None else canonical_key(service)
+        for rel, message, severity in service_findings(service, key):
+            ctx.report(("services", name, *rel), message, severity)
+        _check_build_target(ctx, name, service)
+    _check_host_ports(ctx)
+    return ctx.findings
+
+
+def check_model(
+    model: Mapping[str, Any], locate: Locator, *, project_dir: Path | None
+) -> list[Problem]:
+    """Consistency problems of a merged model, sorted by model path."""
+    return sort_findings(collect_findings(model, locate, project_dir=project_dir))

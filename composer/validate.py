@@ -1,0 +1,668 @@
+"""Validation of a merged model against the Compose Specification schema, as Docker Compose does it.
+
+The schema is the copy shipped by check-jsonschema. Docker Compose v2.40.3 validates with its own,
+older copy (compose-go v2.9.1, draft-07, santhosh-tekuri/jsonschema); `_as_compose_does` turns the
+shipped schema into the one the binary applies. The differences, checked against the binary:
+
+- the shipped copy is draft 2020-12 and splits `service` into `container_spec` + `workload_spec`
+  joined by allOf + unevaluatedProperties; the binary's is one flat draft-07 object. Flattening
+  gives the same accepted set and lets the draft-07 validator (the binary's draft) run it fast;
+- the shipped copy knows newer keys the binary rejects as unknown: top-level `jobs`, service
+  `pre_start` and `umask`, `build.no_cache_filter`, `networks.<name>.use_service_name_alias`;
+- the shipped copy is stricter where the binary is looser: `mem_limit`, `memswap_limit` and
+  `shm_size` accept any number (not only integers), `pull_policy`'s pattern is unanchored, and
+  top-level `networks`/`models` accept any name;
+- a pattern ending in `$` matches before a trailing newline in Python, never in Go: `\\Z` instead.
+
+Neither schema uses `format`, so format checking changes nothing (the binary asserts formats,
+draft-07 style; the format checker is passed for the same behaviour should one appear).
+
+Speed: services are validated one by one against the service subschema, each distinct definition
+once (and remembered per process), first by a predicate compiled from the schema; jsonschema only
+runs, to explain, on the few definitions the predicate rejects.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import importlib.resources
+import importlib.util
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from composer.checks import (
+    Finding,
+    Locator,
+    ModelPath,
+    canonical_key,
+    describe,
+    format_where,
+    locate_safely,
+    sort_findings,
+)
+from composer.errors import Problem
+
+if TYPE_CHECKING:  # jsonschema is imported only when a model needs explaining
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import ValidationError as SchemaError
+
+SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
+SCHEMA_FILE = "compose-spec.json"
+
+# --------------------------------------------------------------------------- the schema
+
+
+def _node(schema: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        try:
+            schema = schema[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return schema
+
+
+# Keys the shipped schema knows and Compose v2.40.3 rejects as unknown.
+_NOT_IN_COMPOSE: tuple[tuple[tuple[str | int, ...], str], ...] = (
+    (("properties",), "jobs"),
+    (("$defs", "service", "properties"), "pre_start"),
+    (("$defs", "service", "properties"), "umask"),
+    (("$defs", "service", "properties", "build", "oneOf", 1, "properties"), "no_cache_filter"),
+    (("$defs", "service", "properties", "networks", "oneOf", 1, "patternProperties",
+      "^[a-zA-Z0-9._-]+$", "oneOf", 0, "properties"), "use_service_name_alias"),
+)
+# Sizes Compose accepts as any number (it ignores a fractional one).
+_NUMBER_SIZES = ("mem_limit", "memswap_limit", "shm_size")
+_ANNOTATIONS = {"description", "title", "default", "examples", "deprecated", "$comment", "$id",
+                "$schema", "readOnly", "writeOnly"}
+
+
+def _flatten_all_of(defs: dict[str, Any]) -> None:
+    """allOf of object definitions + unevaluatedProperties: false -> one closed object."""
+    for name, definition in list(defs.items()):
+        if definition.get("unevaluatedProperties") is not False or "allOf" not in definition:
+            continue
+        parts = [definition]
+        for part in definition["allOf"]:
+            ref = part.get("$ref", "") if isinstance(part, dict) else ""
+            target = defs.get(ref.rsplit("/", 1)[-1]) if ref.startswith("#/$defs/") else None
+            if target is None or set(part) != {"$ref"}:
+                break
+            parts.append(target)
+        else:
+            allowed = {"type", "properties", "patternProperties", "required", "allOf",
+                       "unevaluatedProperties", *_ANNOTATIONS}
+            if any(set(p) - allowed or p.get("type", "object") != "object" for p in parts[1:]):
+                continue
+            properties: dict[str, Any] = {}
+            patterns: dict[str, Any] = {}
+            required: list[str] = []
+            for part in reversed(parts):  # the definition's own keys win
+                properties.update(part.get("properties", {}))
+                patterns.update(part.get("patternProperties", {}))
+                required += [r for r in part.get("required", []) if r not in required]
+            flat: dict[str, Any] = {k: v for k, v in definition.items()
+                    if k not in ("allOf", "unevaluatedProperties")}
+            flat.update(type="object", properties=properties, patternProperties=patterns,
+                        additionalProperties=False)
+            if required:
+                flat["required"] = required
+            defs[name] = flat
+
+
+def _go_anchors(schema: Any) -> Any:
+    """Python's `$` also matches before a final newline; Go's does not."""
+
+    def fix(pattern: str) -> str:
+        return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(
+            "\\$") else pattern
+
+    if isinstance(schema, dict):
+        out: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key == "pattern" and isinstance(value, str):
+                out[key] = fix(value)
+            elif key == "patternProperties" and isinstance(value, dict):
+                out[key] = {fix(p): _go_anchors(v) for p, v in value.items()}
+            else:
+                out[key] = _go_anchors(value)
+        return out
+    if isinstance(schema, list):
+        return [_go_anchors(v) for v in schema]
+    return schema
+
+
+def _as_compose_does(shipped: Mapping[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = copy.deepcopy(dict(shipped))
+    defs = schema.setdefault("$defs", {})
+    _flatten_all_of(defs)
+    for path, key in _NOT_IN_COMPOSE:
+        node = _node(schema, path)
+        if isinstance(node, dict):
+            node.pop(key, None)
+    service_props = _node(schema, ("$defs", "service", "properties")) or {}
+    for key in _NUMBER_SIZES:
+        prop = service_props.get(key)
+        if isinstance(prop, dict) and prop.get("type") == ["integer", "string"]:
+            prop["type"] = ["number", "string"]
+    pull = service_props.get("pull_policy")
+    if isinstance(pull, dict) and isinstance(pull.get("pattern"), str):
+        match = re.fullmatch(r"\^\((.*)\)\$", pull["pattern"])
+        if match:
+            pull["pattern"] = match.group(1)
+    for section in ("networks", "models"):
+        node = _node(schema, ("properties", section))
+        if isinstance(node, dict):
+            node.pop("additionalProperties", None)
+    for unused in ("job", "schedule", "pre_start_hook", "container_spec", "workload_spec"):
+        if f'"#/$defs/{unused}"' not in json.dumps({k: v for k, v in defs.items() if k != unused}):
+            defs.pop(unused, None)
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    result: dict[str, Any] = _go_anchors(schema)
+    return result
+
+
+def load_shipped_schema() -> dict[str, Any]:
+    """The Compose Specification schema as check-jsonschema ships it.
+
+    Importing check_jsonschema starts its whole command line (a quarter second), so the file
+    is read through the package's resource reader, found without running the package."""
+    text: str | None = None
+    spec = importlib.util.find_spec(SCHEMA_PACKAGE.split(".")[0])
+    loader = spec.loader if spec is not None else None
+    get_reader = getattr(loader, "get_resource_reader", None)
+    if spec is not None and get_reader is not None:
+        reader = get_reader(spec.name)
+        if reader is not None and hasattr(reader, "files"):
+            resource = reader.files().joinpath(*SCHEMA_PACKAGE.split(".")[1:], SCHEMA_FILE)
+            if resource.is_file():
+                text = resource.read_text("utf-8")
+    if text is None:
+        text = importlib.resources.files(SCHEMA_PACKAGE).joinpath(SCHEMA_FILE).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def compose_schema() -> dict[str, Any]:
+    """The schema as Docker Compose v2.40.3 applies it (see the module docstring)."""
+    return _as_compose_does(load_shipped_schema())
+
+
+# --------------------------------------------------------------------------- fast predicate
+
+Check = Callable[[Any], bool]
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+def _never(_: Any) -> bool:
+    return False
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """JSON equality as jsonschema defines it: booleans are not numbers."""
+    if isinstance(a, str) or isinstance(b, str):
+        return bool(a == b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)
+
+
+def _unique(items: list[Any]) -> bool:
+    if all(type(i) is str for i in items):
+        return len(set(items)) == len(items)
+    return not any(
+        _json_equal(items[i], items[j])
+        for i in range(len(items)) for j in range(i + 1, len(items))
+    )
+
+
+def _type_check(names: str | list[str]) -> Check:
+    wanted = {names} if isinstance(names, str) else set(names)
+    number = "number" in wanted
+    integer = number or "integer" in wanted
+    exact: dict[type, bool] = {
+        str: "string" in wanted, bool: "boolean" in wanted, int: integer,
+        dict: "object" in wanted, list: "array" in wanted, type(None): "null" in wanted,
+    }
+
+    def check(value: Any) -> bool:
+        known = exact.get(type(value))
+        if known is not None:
+            return known
+        if isinstance(value, float):
+            return number or (integer and value.is_integer())
+        return False  # subclasses and foreign types: let jsonschema decide and explain
+
+    return check
+
+
+class _PredicateCompiler:
+    """Compiles the keywords this schema uses into plain closures; any other keyword defers to
+    jsonschema for its subschema, so the predicate never accepts what jsonschema rejects."""
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+        self.refs: dict[str, Check] = {}
+
+    def ref(self, pointer: str) -> Check:
+        if pointer in self.refs:
+            return self.refs[pointer]
+        slot: list[Check] = []
+        self.refs[pointer] = lambda value: slot[0](value)  # recursive references
+        target: Any = None
+        if pointer == "#":
+            target = self.root
+        elif pointer.startswith("#/"):
+            parts = pointer[2:].split("/")
+            target = _node(self.root, tuple(p.replace("~1", "/").replace("~0", "~") for p in parts))
+        compiled = self.fallback({"$ref": pointer}) if target is None else self.compile(target)
+        slot.append(compiled)
+        self.refs[pointer] = compiled
+        return compiled
+
+    def fallback(self, schema: Any) -> Check:
+        def check(value: Any) -> bool:
+            sub = _validators().root.evolve(schema=schema)
+            return bool(sub.is_valid(value))
+
+        return check
+
+    def compile(self, schema: Any) -> Check:
+        if schema is True or schema == {}:
+            return _always
+        if schema is False:
+            return _never
+        if not isinstance(schema, dict):
+            return self.fallback(schema)
+        if "$ref" in schema:  # draft-07: keywords next to $ref are ignored
+            return self.ref(schema["$ref"])
+        checks: list[Check] = []
+        handled = set(_ANNOTATIONS) | {"$defs", "definitions"}
+        if "type" in schema:
+            checks.append(_type_check(schema["type"]))
+            handled.add("type")
+        if "enum" in schema:
+            checks.append(self._enum(schema["enum"]))
+            handled.add("enum")
+        if "const" in schema:
+            const = schema["const"]
+            checks.append(lambda v: _json_equal(v, const))
+            handled.add("const")
+        if "pattern" in schema:
+            checks.append(self._pattern(schema["pattern"]))
+            handled.add("pattern")
+        for key, op in (("minimum", float.__ge__), ("maximum", float.__le__)):
+            if key in schema:
+                checks.append(self._bound(op, float(schema[key])))
+                handled.add(key)
+        object_keys = {"properties", "patternProperties", "additionalProperties", "required"}
+        if object_keys & schema.keys():
+            checks.append(self._object(schema))
+            handled |= object_keys
+        if "items" in schema or "uniqueItems" in schema:
+            checks.append(self._array(schema))
+            handled |= {"items", "uniqueItems"}
+        for key in ("oneOf", "anyOf", "allOf"):
+            if key in schema:
+                checks.append(self._combinator(key, [self.compile(s) for s in schema[key]]))
+                handled.add(key)
+        if "not" in schema:
+            negated = self.compile(schema["not"])
+            checks.append(lambda v: not negated(v))
+            handled.add("not")
+        rest = {k: v for k, v in schema.items() if k not in handled}
+        if rest:
+            checks.append(self.fallback(rest))
+        if not checks:
+            return _always
+        if len(checks) == 1:
+            return checks[0]
+        first, *others = checks
+
+        def all_of(value: Any) -> bool:
+            if not first(value):
+                return False
+            return all(c(value) for c in others)
+
+        return all_of
+
+    @staticmethod
+    def _enum(values: list[Any]) -> Check:
+        if all(type(v) is str for v in values):
+            allowed = frozenset(values)
+            return lambda v: isinstance(v, str) and v in allowed
+        return lambda v: any(_json_equal(v, e) for e in values)
+
+    @staticmethod
+    def _pattern(pattern: str) -> Check:
+        regex = re.compile(pattern)
+        return lambda v: not isinstance(v, str) or regex.search(v) is not None
+
+    @staticmethod
+    def _bound(op: Callable[[float, float], bool], limit: float) -> Check:
+        def check(value: Any) -> bool:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return True
+            return op(float(value), limit)
+
+        return check
+
+    def _object(self, schema: Mapping[str, Any]) -> Check:
+        properties = {k: self.compile(v) for k, v in schema.get("properties", {}).items()}
+        patterns = [(re.compile(p), self.compile(v))
+                    for p, v in schema.get("patternProperties", {}).items()]
+        additional_schema = schema.get("additionalProperties", True)
+        additional = self.compile(additional_schema)
+        open_ended = additional is _always
+        required = tuple(schema.get("required", ()))
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            for key in required:
+                if key not in value:
+                    return False
+            for key, item in value.items():
+                if type(key) is not str:
+                    return False  # jsonschema cannot match patterns on other keys
+                prop = properties.get(key)
+                matched = prop is not None
+                if prop is not None and not prop(item):
+                    return False
+                for regex, sub in patterns:
+                    if regex.search(key) is not None:
+                        matched = True
+                        if not sub(item):
+                            return False
+                if not matched and not open_ended and not additional(item):
+                    return False
+            return True
+
+        return check
+
+    def _array(self, schema: Mapping[str, Any]) -> Check:
+        items = schema.get("items", True)
+        unique = schema.get("uniqueItems", False) is True
+        if isinstance(items, list):
+            positional = [self.compile(s) for s in items]
+
+            def each(value: list[Any]) -> bool:
+                return all(c(v) for c, v in zip(positional, value, strict=False))
+        else:
+            item = self.compile(items)
+
+            def each(value: list[Any]) -> bool:
+                return item is _always or all(item(v) for v in value)
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, list):
+                return True
+            return each(value) and (not unique or _unique(value))
+
+        return check
+
+    @staticmethod
+    def _combinator(kind: str, branches: list[Check]) -> Check:
+        if kind == "anyOf":
+            return lambda v: any(b(v) for b in branches)
+        if kind == "allOf":
+            return lambda v: all(b(v) for b in branches)
+
+        def one_of(value: Any) -> bool:
+            found = 0
+            for branch in branches:
+                if branch(value):
+                    found += 1
+                    if found > 1:
+                        return False
+            return found == 1
+
+        return one_of
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+@dataclass(frozen=True)
+class _Predicates:
+    root_ok: Check
+    service_ok: Check
+
+
+@functools.cache
+def _predicates() -> _Predicates:
+    """Compiled once per process, on first use."""
+    schema = compose_schema()
+    compiler = _PredicateCompiler(schema)
+    return _Predicates(compiler.compile(schema), compiler.compile(schema["$defs"]["service"]))
+
+
+@dataclass(frozen=True)
+class _Validators:
+    root: Draft7Validator
+    service: Draft7Validator
+
+
+@functools.cache
+def _validators() -> _Validators:
+    """jsonschema validators, built the first time a model needs its problems explained."""
+    from jsonschema import Draft7Validator
+
+    schema = compose_schema()
+    root = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+    # A document of its own whose only rule is the service definition: references still resolve.
+    service = Draft7Validator(
+        {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/service"},
+        format_checker=Draft7Validator.FORMAT_CHECKER,
+    )
+    return _Validators(root, service)
+
+
+# --------------------------------------------------------------------------- explaining errors
+
+Explained = tuple[ModelPath, str]
+_TYPE_NAMES = {"object": "mapping", "array": "list"}
+_NAME_NOUNS = {"services": "service", "networks": "network", "volumes": "volume",
+               "secrets": "secret", "configs": "config", "models": "model",
+               "depends_on": "service"}
+
+
+def _type_phrase(types: list[str]) -> str:
+    names: list[str] = []
+    for t in types:
+        name = _TYPE_NAMES.get(t, t)
+        if name not in names:
+            names.append(name)
+    if "number" in names and "integer" in names:
+        names.remove("integer")
+    text = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    if names[0] == "null":
+        return text
+    return ("an " if text[0] in "aeiou" else "a ") + text
+
+
+def _shown_pattern(pattern: str) -> str:
+    return pattern[:-2] + "$" if pattern.endswith(r"\Z") else pattern
+
+
+def _leaves(error: SchemaError) -> Iterator[SchemaError]:
+    if not error.context:
+        yield error
+        return
+    for cause in error.context:
+        yield from _leaves(cause)
+
+
+def _specificity(error: SchemaError) -> int:
+    """Deepest first, an unknown key above a wrong type at the same place (as Compose ranks)."""
+    return len(error.absolute_path) + (1 if error.validator == "additionalProperties" else 0)
+
+
+def _most_specific(error: SchemaError) -> list[SchemaError]:
+    leaves = list(_leaves(error))
+    top = max(_specificity(e) for e in leaves)
+    tied = [e for e in leaves if _specificity(e) == top]
+    for leaf in tied:
+        if leaf.validator != "type":
+            return [leaf]
+    return tied
+
+
+def _explain(error: SchemaError) -> list[Explained]:
+    chosen = _most_specific(error)
+    leaf = chosen[0]
+    path: ModelPath = tuple(leaf.absolute_path)
+    instance, keyword, value = leaf.instance, leaf.validator, leaf.validator_value
+    if keyword == "type":
+        wanted: list[str] = []
+        for e in chosen:
+            if tuple(e.absolute_path) == path:
+                wanted += [e.validator_value] if isinstance(e.validator_value, str) \
+                    else list(e.validator_value)
+        return [(path, f"expected {_type_phrase(wanted)}, got {describe(instance)}")]
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        return _unknown_keys(path, instance, leaf.schema)
+    if keyword == "required" and isinstance(instance, dict):
+        return [(path, f"missing required key '{key}'") for key in value if key not in instance]
+    if keyword == "enum":
+        allowed = ", ".join(json.dumps(v) for v in value)
+        return [(path, f"{describe(instance)} is not one of {allowed}")]
+    if keyword == "pattern":
+        return [(path, f"{describe(instance)} does not match {_shown_pattern(value)}")]
+    if keyword == "minimum":
+        return [(path, f"must be greater than or equal to {value}, got {describe(instance)}")]
+    if keyword == "maximum":
+        return [(path, f"must be less than or equal to {value}, got {describe(instance)}")]
+    if keyword == "uniqueItems" and isinstance(instance, list):
+        for j, item in enumerate(instance):
+            for i in range(j):
+                if _json_equal(instance[i], item):
+                    return [((*path, j), f"duplicate entry {describe(item)} "
+                                         f"(already at index {i})")]
+    if keyword == "oneOf":
+        return [(path, "matches more than one of the allowed forms; remove the ambiguity")]
+    message = leaf.message if len(leaf.message) <= 120 else leaf.message[:117] + "..."
+    return [(path, message)]
+
+
+def _unknown_keys(path: ModelPath, instance: dict[str, Any],
+                  schema: Mapping[str, Any]) -> list[Explained]:
+    properties = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    out: list[Explained] = []
+    for key in instance:
+        if key in properties or any(p.search(str(key)) for p in patterns):
+            continue
+        if properties:
+            message = f"unknown key '{key}'"
+            close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.75)
+            if close:
+                message += f" (did you mean '{close[0]}'?)"
+        else:
+            noun = _NAME_NOUNS.get(str(path[-1]) if path else "", "")
+            named = [_shown_pattern(p.pattern) for p in patterns if p.pattern != "^x-"]
+            rule = "use only letters, digits, '.', '_' and '-'" \
+                if named == ["^[a-zA-Z0-9._-]+$"] else f"must match {' or '.join(named)}"
+            message = f"invalid {noun + ' ' if noun else ''}name {describe(str(key))}: {rule}"
+        out.append(((*path, key), message))
+    return out
+
+
+def _string_keys(value: Any) -> Any:
+    """YAML allows other keys; Compose reads every key as a string."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    return value
+
+
+def _explain_all(validator: Draft7Validator, instance: Any) -> tuple[Explained, ...]:
+    explained: list[Explained] = []
+    for error in validator.iter_errors(_string_keys(instance)):
+        explained += _explain(error)
+    return tuple(explained)
+
+
+# --------------------------------------------------------------------------- per-service cache
+
+_SERVICE_CACHE: dict[str, tuple[Explained, ...]] = {}
+_SERVICE_CACHE_LIMIT = 4096
+
+
+def _service_errors(service_ok: Check, service: Any, key: str | None) -> tuple[Explained, ...]:
+    if key is not None:
+        cached = _SERVICE_CACHE.get(key)
+        if cached is not None:
+            return cached
+    result = () if service_ok(service) else _explain_all(_validators().service, service)
+    if key is not None:
+        if len(_SERVICE_CACHE) >= _SERVICE_CACHE_LIMIT:
+            _SERVICE_CACHE.clear()
+        _SERVICE_CACHE[key] = result
+    return result
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def schema_findings(
+    model: Any, locate: Locator, keys: Mapping[Any, str | None] | None = None
+) -> list[Finding]:
+    """Schema problems, each with its model path; `keys`: canonical keys of the services."""
+    predicates = _predicates()
+
+    def finding(path: ModelPath, message: str) -> Finding:
+        return path, Problem(message, locate_safely(locate, path), format_where(path))
+
+    if not isinstance(model, dict):
+        return [finding((), f"the top level must be a mapping, got {describe(model)}")]
+    services = model.get("services")
+    top = model
+    if isinstance(services, dict):
+        # Services are validated one by one below; the rest of the document keeps their names
+        # (for the name pattern) with an empty definition, which the service schema accepts.
+        top = {**model, "services": {name: {} for name in services}}
+    explained = [] if predicates.root_ok(top) else list(_explain_all(_validators().root, top))
+    findings = [finding(path, message) for path, message in explained]
+    if isinstance(services, dict):
+        shared: dict[str, tuple[Explained, ...]] = {}
+        for name, service in services.items():
+            key = keys[name] if keys is not None else canonical_key(service)
+            if key is not None and key in shared:
+                errors = shared[key]
+            else:
+                errors = _service_errors(predicates.service_ok, service, key)
+                if key is not None:
+                    shared[key] = errors
+            for rel, message in errors:
+                findings.append(finding(("services", name, *rel), message))
+    return findings
+
+
+def validate_model(
+    model: Mapping[str, Any],
+    locate: Locator,
+    *,
+    project_dir: Path | None = None,
+) -> list[Problem]:
+    """Schema problems of the merged model, located in the source files, sorted by model path.
+
+    Compose's own consistency rules are `composer.checks.check_model` (callers run both);
+    project_dir is accepted for the same call shape and is not needed by the schema.
+    """
+    del project_dir
+    return sort_findings(schema_findings(model, locate))
