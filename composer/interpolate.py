@@ -18,7 +18,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from composer.errors import InterpolationError, Location, Problem
 
 Lookup = Callable[[str], "str | None"]
-Path = tuple["str | int", ...]
+ModelPath = tuple["str | int", ...]
 
 # Compose matches names case-insensitively against [_a-z][_a-z0-9]*; Unicode case folding
 # makes LATIN SMALL LETTER LONG S and KELVIN SIGN name characters too.
@@ -422,7 +422,7 @@ def _step(states: tuple[_Trie, ...], part: str | int) -> tuple[_Trie, ...]:
     return tuple(nxt)
 
 
-def cast_for(path: Path) -> Cast | None:
+def cast_for(path: ModelPath) -> Cast | None:
     """The conversion Compose applies to a string at `path`, if any."""
     states: tuple[_Trie, ...] = (_ROOT,)
     for part in path:
@@ -435,7 +435,7 @@ def cast_for(path: Path) -> Cast | None:
 # --- whole models -----------------------------------------------------------------------
 
 
-def dotted(path: Path) -> str:
+def dotted(path: ModelPath) -> str:
     """`("services", "web", "ports", 0)` -> `services.web.ports[0]`."""
     text = ""
     for part in path:
@@ -450,7 +450,7 @@ class _TreeWalker:
     def __init__(
         self,
         env: Mapping[str, str],
-        locate: Callable[[Path], Location] | None,
+        locate: Callable[[ModelPath], Location] | None,
     ) -> None:
         self.lookup: Lookup = env.get
         self.locate = locate
@@ -475,7 +475,7 @@ class _TreeWalker:
             out: dict[object, object] = {}
             for key, value in node.items():
                 plain_key = _plain_scalar(key)
-                self.path.append(plain_key if isinstance(plain_key, (str, int)) else str(key))
+                self.path.append(plain_key if isinstance(plain_key, str) else str(plain_key))
                 out[plain_key] = self.walk(
                     value, _step(states, self.path[-1]) if states else _NO_STATES
                 )
@@ -530,7 +530,7 @@ def interpolate_tree(
     node: object,
     env: Mapping[str, str],
     *,
-    locate: Callable[[Path], Location] | None = None,
+    locate: Callable[[ModelPath], Location] | None = None,
 ) -> tuple[object, list[Problem]]:
     """A plain copy of a loaded model with Compose's interpolation and type casts applied.
 
