@@ -18,10 +18,13 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from oracle import Oracle, OracleResult, canonical, model_diff
+
+if TYPE_CHECKING:
+    from conftest import CliRunner
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 if not CORPUS.is_dir():
@@ -320,8 +323,11 @@ def _scalar_lines(docs: list[Any]) -> set[int]:
     for doc in docs:
         nodes = [doc, *(v for _, _, v in _walk(doc, (), set()))]
         for node in nodes:
-            if isinstance(node, ScalarNode) and node.end_mark.line > node.start_mark.line:
-                inside.update(range(node.start_mark.line + 1, node.end_mark.line + 1))
+            if not isinstance(node, ScalarNode):
+                continue
+            # A block scalar ends at column 0 of the line after its last content line.
+            last = node.end_mark.line - (node.end_mark.column == 0)
+            inside.update(range(node.start_mark.line + 1, last + 1))
     return inside
 
 
@@ -372,6 +378,32 @@ def assert_comments_kept(case: Case, work: Path, text: str) -> None:
     assert not missing, f"comments of {case.files[0]} lost in the merged file:\n" + "\n".join(
         missing
     )
+
+
+def header_comments(path: Path) -> Counter[str]:
+    """The comment block a file opens with (licence, "this file is..."): about the file itself."""
+    header: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped and not COMMENT_LINE.match(line) and stripped != "---":
+            break
+        if stripped:
+            header.append(stripped)
+    return Counter(h for h in header if h != "---")
+
+
+def overlay_comments_missing(case: Case, work: Path, text: str) -> list[str]:
+    """Comments of the later -f files, on content that stays, that the merged file lacks.
+
+    Each distinct text must appear once: overlays often repeat one licence header.
+    """
+    files = [work / f for f in case.files]
+    have = comment_lines(text)
+    missing: list[str] = []
+    for index, file in enumerate(files[1:], start=1):
+        want = comments_expected_to_survive(file, files[index + 1 :]) - header_comments(file)
+        missing += [f"{case.files[index]}: {line!r}" for line in want if not have[line]]
+    return missing
 
 
 # --- parametrization ----------------------------------------------------------------------------
@@ -434,6 +466,22 @@ def test_single_file_equals_the_original_set(
     assert_comments_kept(case, work, text)
 
 
+MULTI_FILE = [
+    pytest.param(case, id=case.rel)
+    for case in CASES
+    if len(case.files) > 1 and case.expected_rc == 0 and case.rel not in ORACLE_BUGS
+]
+
+
+@pytest.mark.parametrize("case", MULTI_FILE)
+def test_overlay_comments_survive(case: Case, tmp_path: Path) -> None:
+    """Comments of the overlays on content that stays are kept too (not only the base's)."""
+    work = case.copy_to(tmp_path)
+    text = merge(case, work, case.project_dir(work) / BESIDE)
+    missing = overlay_comments_missing(case, work, text)
+    assert not missing, "overlay comments lost in the merged file:\n" + "\n".join(missing)
+
+
 NAMED = [
     pytest.param(case, id=case.rel)
     for case in CASES
@@ -451,3 +499,119 @@ def test_project_name_from_the_files(case: Case, oracle: Oracle, tmp_path: Path)
     text = merge(case, work, output, project_name=None)
     merged = run_merged(oracle, case, work, output, project_name=None)
     assert_same_model(merged, canon(original.model, work), work, text)
+
+
+# --- the real command line, on a few cases ------------------------------------------------------
+
+CLI_ACCEPTED = ("multi/frappe__frappe_docker/ci", "multi/Kong__docker-kong/profile-database")
+CLI_REFUSED = (
+    "compose-go/override-tests/Test_mergeYamlUlimits",
+    "compose-go/loader-testdata/extends-base",
+)
+BY_ID = {case.rel: case for case in CASES}
+
+
+def cli_args(case: Case, work: Path, output: Path) -> list[str]:
+    args = ["merge", "-o", os.path.relpath(output, work), "-p", PROJECT]
+    for file in case.files:
+        args += ["-f", file]
+    for env_file in case.env_file or ():
+        args += ["--env-file", env_file]
+    for profile in case.profiles:
+        args += ["--profile", profile]
+    if case.project_directory is not None:
+        args += ["--project-directory", case.project_directory]
+    return args
+
+
+@pytest.mark.parametrize("rel", CLI_ACCEPTED)
+def test_cli_merge_writes_an_equivalent_file(
+    rel: str, cli: CliRunner, oracle: Oracle, references: References, tmp_path: Path
+) -> None:
+    case = BY_ID[rel]
+    work = case.copy_to(tmp_path)
+    output = case.project_dir(work) / SUBFOLDER
+    result = cli(*cli_args(case, work, output), cwd=work, env=case.env)
+    assert result.rc == 0 and not result.traceback
+    text = output.read_text(encoding="utf-8")
+    ref = references.get(case)
+    assert_same_model(run_merged(oracle, case, work, output), ref.model, work, text)
+    assert_comments_kept(case, work, text)
+
+
+@pytest.mark.parametrize("rel", CLI_REFUSED)
+def test_cli_merge_refuses_cleanly(rel: str, cli: CliRunner, tmp_path: Path) -> None:
+    case = BY_ID[rel]
+    work = case.copy_to(tmp_path)
+    output = case.project_dir(work) / SUBFOLDER
+    result = cli(*cli_args(case, work, output), cwd=work, env=case.env)
+    assert result.rc in (1, 2)
+    assert not result.traceback
+    assert result.stderr.strip()
+    assert not output.exists()
+
+
+# --- the comment rule itself --------------------------------------------------------------------
+
+
+def test_comment_rule_drops_only_what_the_merge_removes(tmp_path: Path) -> None:
+    base = tmp_path / "base.yml"
+    base.write_text(
+        "# top\n"
+        "include:\n"
+        "  # inside include\n"
+        "  - other.yml\n"
+        "# heading of services\n"
+        "services:\n"
+        "  # heading of gone\n"
+        "  gone:\n"
+        "    image: a\n"
+        "    # inside gone\n"
+        "    command: |\n"
+        "      # shell, not yaml\n"
+        "      run\n"
+        "  # heading of kept\n"
+        "  kept:\n"
+        "    image: b\n"
+        "    ports:\n"
+        "      # inside replaced ports\n"
+        "      - 80:80\n"
+        "    # tail of kept\n",
+        encoding="utf-8",
+    )
+    over = tmp_path / "over.yml"
+    over.write_text(
+        "services:\n  gone: !reset\n  kept:\n    ports: !override [81:81]\n", encoding="utf-8"
+    )
+    survive = comments_expected_to_survive(base, [over])
+    assert survive == Counter(
+        {"# top": 1, "# heading of services": 1, "# heading of kept": 1, "# tail of kept": 1}
+    )
+    assert comment_lines(base.read_text(encoding="utf-8"))["# shell, not yaml"] == 1
+    assert comments_expected_to_survive(base, []) == Counter(
+        {
+            "# top": 1,
+            "# heading of services": 1,
+            "# heading of gone": 1,
+            "# inside gone": 1,
+            "# heading of kept": 1,
+            "# inside replaced ports": 1,
+            "# tail of kept": 1,
+        }
+    )
+
+
+def test_comment_rule_follows_aliases_and_merge_keys(tmp_path: Path) -> None:
+    base = tmp_path / "base.yml"
+    base.write_text(
+        "services:\n  svc:\n    image: a\n    ports:\n      # published\n      - 80:80\n",
+        encoding="utf-8",
+    )
+    over = tmp_path / "over.yml"
+    over.write_text(
+        "x-inner: &inner\n  ports: !reset []\nx-outer: &outer\n  <<: *inner\n"
+        "services:\n  svc:\n    <<: *outer\n",
+        encoding="utf-8",
+    )
+    assert ("services", "svc", "ports") in removed_paths([over])
+    assert comments_expected_to_survive(base, [over]) == Counter()
