@@ -8,6 +8,7 @@ end-of-line comments stay where they were. Dumping an untouched tree still gives
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -114,6 +115,35 @@ def _is_flow(node: Any) -> bool:
 
 
 END_ATTR = "_composer_end_comments"
+PRE_ATTR = "_composer_preamble"
+_DOC_START = re.compile(r"^---(\s|$)")
+
+
+def preamble(text: str) -> str:
+    """Comment lines above a leading `---`, which the YAML parser drops; '' when there are none."""
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if _DOC_START.match(line):
+            head = "".join(lines[:index])
+            return head if head.strip() else ""
+        if stripped and not stripped.startswith("#"):
+            return ""
+    return ""
+
+
+def pre_text(doc: Any) -> str:
+    text = getattr(doc, PRE_ATTR, "")
+    return text if isinstance(text, str) else ""
+
+
+def combine_edges(result: Any, earlier: Any, later: Any) -> None:
+    """A merged document keeps the leading and trailing comments of both sides, in order."""
+    for attr in (PRE_ATTR, END_ATTR):
+        parts = [getattr(d, attr, "") for d in (earlier, later)]
+        text = "".join(p for p in parts if isinstance(p, str) and p)
+        if text:
+            setattr(result, attr, text)
 
 
 def normalize(doc: CommentedMap) -> None:

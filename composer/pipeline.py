@@ -11,9 +11,11 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
+from composer.comments import combine_edges
 from composer.envfile import project_environment
 from composer.errors import ComposerError, InterpolationError, Location, MergeError, Problem
 from composer.extends import Extender
+from composer.include import Includer
 from composer.merge import Merger
 from composer.nodes import clone_map
 from composer.paths import Rebaser, relative_prefix
@@ -84,7 +86,9 @@ def normalize_project_name(name: str) -> str:
     return _NAME_RE.sub("", name.lower())
 
 
-def merge_inputs(inputs: Inputs, cache: FileCache | None = None) -> Merged:
+def merge_inputs(
+    inputs: Inputs, cache: FileCache | None = None, chain: tuple[Path, ...] = ()
+) -> Merged:
     cache = cache or _DEFAULT_CACHE
     if not inputs.files:
         raise ComposerError("no compose file given (use -f FILE or --env ENV)")
@@ -103,6 +107,19 @@ def merge_inputs(inputs: Inputs, cache: FileCache | None = None) -> Merged:
 
     merger = Merger(resolve)
     extender = Extender(merger, cache.load, project_dir)
+
+    def load_included(
+        files: list[Path],
+        folder: Path,
+        env_files: list[Path] | None,
+        environ: Mapping[str, str],
+        seen: tuple[Path, ...],
+    ) -> tuple[CommentedMap, dict[str, str]]:
+        sub = Inputs(files=files, project_directory=folder, env_files=env_files, environ=environ)
+        merged = merge_inputs(sub, cache, seen)
+        return merged.document, merged.env
+
+    includer = Includer(load_included, project_dir, env)
     acc: CommentedMap | None = None
     style: Style | None = None
     sources: list[Path] = []
@@ -116,12 +133,14 @@ def merge_inputs(inputs: Inputs, cache: FileCache | None = None) -> Merged:
     for doc, path in docs:
         tagged = resolve_tags(doc)
         current = extender.apply(tagged.document, path, tagged.cleared)
+        current = includer.apply(current, (*chain, path.resolve()))
         if acc is None:
             acc = current
             continue
-        acc = clear_paths(acc, tagged.cleared)
+        earlier = clear_paths(acc, tagged.cleared)
         try:
-            acc = merger.merge_maps(acc, current, ())
+            acc = merger.merge_maps(earlier, current, ())
+            combine_edges(acc, earlier, current)
         except MergeError as exc:
             if not exc.location.path:
                 loc = locate_item(current, tuple(_split_where(exc.where)))

@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from composer.comments import end_text, normalize
+from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
 from composer.errors import Location, YamlError
 
 # Larger Compose files do not exist in practice; refusing keeps time and memory bounded.
@@ -104,6 +104,7 @@ def load_text(text: str, path: Path) -> YamlFile:
     except RecursionError:
         raise YamlError("nesting too deep", Location(path)) from None
     documents: list[CommentedMap] = []
+    head = preamble(text)
     for doc in raw_docs:
         if doc is None:
             continue  # an empty document changes nothing, as in Compose
@@ -116,6 +117,8 @@ def load_text(text: str, path: Path) -> YamlFile:
             )
         check_expansion(doc, path)
         normalize(doc)
+        if head and not documents:
+            setattr(doc, PRE_ATTR, head)
         mark_origin(doc, path)
         documents.append(doc)
     return YamlFile(path=path, text=text, documents=documents, style=guess_style(text))
@@ -227,4 +230,4 @@ def guess_style(text: str) -> Style:
 def dump(doc: Any, style: Style | None = None) -> str:
     out = StringIO()
     new_yaml(style).dump(doc, out)
-    return out.getvalue() + end_text(doc)
+    return pre_text(doc) + out.getvalue() + end_text(doc)
