@@ -64,7 +64,7 @@ class Includer:
                     raise MergeError(f"cannot include {files[0]}: {exc.message}", loc, where) from exc
                 raise
             prefix = relative_prefix(os.path.relpath(project_dir, self.project_dir), ".")
-            model = Rebaser(prefix).document(model) if prefix else model
+            model = Rebaser(prefix, default_context=True).document(model) if prefix else model
             model = self._resolve_differences(model, sub_env)
             out = self._import(out, model, loc, where)
         return out

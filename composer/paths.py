@@ -51,26 +51,30 @@ def _context(value: str) -> bool:
 class Rebaser:
     """Rewrites the path fields of a Compose document by one prefix (copy-on-write)."""
 
-    def __init__(self, prefix: str, resolve: Resolve | None = None) -> None:
+    def __init__(
+        self, prefix: str, resolve: Resolve | None = None, *, default_context: bool = False
+    ) -> None:
         self.prefix = prefix
         self.resolve = resolve
+        # A build without `context` means the project folder. Compose applies that default after
+        # extends and include are resolved, so only a moved output file needs it spelled out.
+        self.default_context = default_context
 
     def text(self, value: Any, check: Callable[[str], bool] = _is_relative) -> Any:
         raw = scalar(value)
         if not isinstance(raw, str):
             return value
+        escape = False
         if "$" in raw:
             if self.resolve is None:
                 return value
-            resolved = self.resolve(raw)
-            if not check(resolved):
-                return value
-            raw = resolved
+            raw, escape = self.resolve(raw), True
         if not check(raw):
             return value
-        return type(value)(join(self.prefix, raw)) if isinstance(value, str) else join(
-            self.prefix, raw
-        )
+        joined = join(self.prefix, raw)
+        if escape:
+            joined = joined.replace("$", "$$")
+        return type(value)(joined) if isinstance(value, str) else joined
 
     def document(self, doc: Any) -> Any:
         if not self.prefix or not isinstance(doc, dict):
@@ -106,9 +110,11 @@ class Rebaser:
         elif isinstance(build, dict):
             if "context" in build:
                 new = _field(build, "context", lambda v: self.text(v, _context))
-            else:
+            elif self.default_context:
                 new = clone_map(build)
                 new.insert(0, "context", join(self.prefix, "."))
+            else:
+                new = build
             contexts = new.get("additional_contexts")
             if isinstance(contexts, dict):
                 new = _set(new, "additional_contexts", _map_values(
@@ -143,13 +149,24 @@ class Rebaser:
                 return _field(entry, "source", self.text)
             return entry
         raw = scalar(entry)
-        if not isinstance(raw, str) or not raw.startswith("."):
+        if not isinstance(raw, str):
+            return entry
+        escape = False
+        if "$" in raw:
+            if self.resolve is None:
+                return entry
+            resolved = self.resolve(raw)
+            if not resolved.startswith("."):
+                return entry
+            raw, escape = resolved, True
+        if not raw.startswith("."):
             return entry
         source, sep, rest = raw.partition(":")
         if not sep:
             return entry
-        new_source = join(self.prefix, source)
-        value = f"{new_source}:{rest}"
+        value = f"{join(self.prefix, source)}:{rest}"
+        if escape:
+            value = value.replace("$", "$$")
         return type(entry)(value) if isinstance(entry, str) else value
 
     def include_entry(self, entry: Any) -> Any:

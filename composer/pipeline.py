@@ -194,7 +194,7 @@ def place(merged: Merged, output_dir: Path | None) -> CommentedMap:
 
                 return interpolate_string(text, merged.env.get)
 
-            out = Rebaser(prefix, resolve).document(out)
+            out = Rebaser(prefix, resolve, default_context=True).document(out)
     return out
 
 
