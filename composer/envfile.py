@@ -134,11 +134,8 @@ class _Parser:
                 inherited = char == "\n"
                 break
             if char not in _BLANK and not _is_key_char(char):
-                line_end = src.find("\n", key_start)
-                shown = src[key_start : line_end if line_end >= 0 else n]
-                raise _ParseError(
-                    f'unexpected character "{char}" in variable name "{shown}"', start
-                )
+                # The text around it is not shown: after a quoted value it may be a secret.
+                raise _ParseError(f'unexpected character "{char}" in a variable name', start)
             i += 1
         # A last line with neither "=" nor a line break yields an empty key (no effect).
         key = key.rstrip(_WHITESPACE_STR)
@@ -191,9 +188,8 @@ class _Parser:
             if quote == '"':
                 text = self.expand(_ESCAPE.sub(_unescape, text), statement)
             return text, i
-        line_end = src.find("\n", pos)
-        shown = src[pos : line_end if line_end >= 0 else n]
-        raise _ParseError(f"unterminated quoted value {shown}", statement)
+        # The value itself is not shown: it may be a secret.
+        raise _ParseError(f"unterminated quoted value: no closing {quote}", statement)
 
 
 def _read_text(path: Path) -> str:

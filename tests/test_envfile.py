@@ -159,9 +159,9 @@ def test_parsing(
 ERRORS = [
     ("A B=1\n", "cannot contain a space", 1),
     ("A=1\n\n\n  B C=2\n", "cannot contain a space", 4),
-    ("A$=1\n", 'unexpected character "$" in variable name "A$=1"', 1),
+    ("A$=1\n", 'unexpected character "$" in a variable name', 1),
     ("A='it''s'\n", 'unexpected character "\'"', 1),
-    ('A=1\n\n\nB="x\n\n', 'unterminated quoted value "x', 4),
+    ('A=1\n\n\nB="x\n\n', 'unterminated quoted value: no closing "', 4),
     ("A=1\nB=${\n", 'unterminated "${"', 2),
     ("A=${B\n", 'missing "}" to close "${B"', 1),
     ("A=1\n# c\nB=${U:?set U first}\n", "required variable U is missing a value: set U first", 3),
