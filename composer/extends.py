@@ -86,8 +86,11 @@ class Extender:
                 raise
             other_services: dict[str, Any] = {}
             other_doc: Any = None
+            other_cleared: list[tuple[str, ...]] = []
             for other_raw in loaded.documents:
-                other_doc = resolve_tags(other_raw).document
+                other_tagged = resolve_tags(other_raw)
+                other_doc = other_tagged.document
+                other_cleared += other_tagged.cleared
                 block = other_doc.get("services")
                 if isinstance(block, dict):
                     other_services.update(block.items())
@@ -102,6 +105,7 @@ class Extender:
                 os.path.relpath(other_path.parent, self.base_dir), "."
             )
             target_services, target_doc = other_services, other_doc
+            target_cleared = other_cleared
         else:
             if ref not in services:
                 raise MergeError(
@@ -109,12 +113,13 @@ class Extender:
                 )
             target_file, sub_prefix = file, prefix
             target_services, target_doc = services, doc
+            target_cleared = cleared
         if (target_file, ref) in chain:
             cycle = " -> ".join(f"{p.name}:{n}" for p, n in [*chain, (target_file, ref)])
             raise MergeError(f"extends cycle: {cycle}", loc, where)
         base = self._resolve(
-            ref, target_services, target_file, target_doc, [*chain, (target_file, ref)], [],
-            sub_prefix,
+            ref, target_services, target_file, target_doc, [*chain, (target_file, ref)],
+            target_cleared, sub_prefix,
         )
         if other is not None and sub_prefix:
             base = Rebaser(sub_prefix).service(base)

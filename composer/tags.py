@@ -13,6 +13,8 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
+from ruamel.yaml.mergevalue import MergeValue
+
 from composer.errors import Location, MergeError
 from composer.nodes import clone_map, clone_seq, tag_of
 from composer.yamlio import ORIGIN_ATTR, new_yaml
@@ -37,83 +39,141 @@ class Tagged:
 
 def resolve_tags(doc: CommentedMap) -> Tagged:
     out = Tagged(doc)
-    stack: set[int] = set()
-    result = _walk(doc, (), False, out, stack)
+    walker = _Walker(out)
+    result = walker.walk(doc, (), False)
     if result is _REMOVED:
         result = CommentedMap()
     out.document = result
     return out
 
 
-def _walk(node: Any, path: tuple[str, ...], in_list: bool, out: Tagged, stack: set[int]) -> Any:
-    tag = tag_of(node)
-    if tag == RESET:
-        if not in_list:
-            out.resets.append(path)
-        return _REMOVED
-    if tag == OVERRIDE:
-        if not in_list:
-            out.overrides.append(path)
-        node = _untag(node)
-    elif tag is not None and tag.startswith("!") and not tag.startswith("!!"):
-        raise MergeError(
-            f"unknown tag {tag} (Compose knows !reset and !override)",
-            _location(node),
-            where=".".join(path),
-        )
-    if not isinstance(node, (dict, list)):
-        return node
-    if id(node) in stack:
-        raise MergeError("an alias refers to a node that contains it (cycle)", _location(node))
-    stack.add(id(node))
-    try:
-        if isinstance(node, dict):
-            return _walk_map(node, path, in_list, out, stack)
-        return _walk_seq(node, path, out, stack)
-    finally:
-        stack.discard(id(node))
+class _Walker:
+    """Walks a document once in document order, like Compose's decoder.
 
+    A shared node (anchor) is stripped of its `!reset` children the first time it is met, so
+    later aliases of it see it without them and record nothing, exactly as Compose behaves;
+    `!override` stays on the node and is recorded at every place the node is used.
+    """
 
-def _walk_map(node: Any, path: tuple[str, ...], in_list: bool, out: Tagged, stack: set[int]) -> Any:
-    changes: dict[Any, Any] = {}
-    merged_change = False
-    own = set(k for k, _ in node.non_merged_items()) if isinstance(node, CommentedMap) else None
-    for key, value in node.items():
-        new = _walk(value, (*path, str(key)), in_list, out, stack)
-        if new is not value:
-            changes[key] = new
-            if own is not None and key not in own:
-                merged_change = True
-    if not changes:
-        return node
-    if isinstance(node, CommentedMap):
-        result = clone_map(node, keep_merge=not merged_change)
-    else:
-        result = CommentedMap(node)
-    for key, new in changes.items():
-        if new is _REMOVED:
-            if key in result:
-                del result[key]
+    def __init__(self, out: Tagged) -> None:
+        self.out = out
+        self.stack: set[int] = set()
+        self.done: dict[int, Any] = {}
+
+    def walk(self, node: Any, path: tuple[str, ...], in_list: bool) -> Any:
+        tag = tag_of(node)
+        if tag == RESET:
+            if not in_list:
+                self.out.resets.append(path)
+            return _REMOVED
+        if tag == OVERRIDE:
+            if not in_list:
+                self.out.overrides.append(path)
+        elif tag is not None and tag.startswith("!") and not tag.startswith("!!"):
+            raise MergeError(
+                f"unknown tag {tag} (Compose knows !reset and !override)",
+                _location(node),
+                where=".".join(path),
+            )
+        if not isinstance(node, (dict, list)):
+            return _untag(node) if tag == OVERRIDE else node
+        key = id(node)
+        if key in self.stack:
+            raise MergeError(
+                "an alias refers to a node that contains it (cycle)", _location(node), ".".join(path)
+            )
+        if key in self.done:
+            # met before through another alias: its resets are gone, overrides still count
+            self._record_overrides(self.done[key], path, in_list)
+            result = self.done[key]
         else:
-            result[key] = new
-    return result
+            self.stack.add(key)
+            try:
+                if isinstance(node, dict):
+                    result = self._walk_map(node, path, in_list)
+                else:
+                    result = self._walk_seq(node, path)
+            finally:
+                self.stack.discard(key)
+            self.done[key] = result
+        return _untag(result) if tag == OVERRIDE else result
+
+    def _record_overrides(self, node: Any, path: tuple[str, ...], in_list: bool) -> None:
+        if in_list:
+            return
+        marks = getattr(node, _OVERRIDES_ATTR, ())
+        for sub in marks:
+            self.out.overrides.append((*path, *sub))
+
+    def _walk_map(self, node: Any, path: tuple[str, ...], in_list: bool) -> Any:
+        changes: dict[Any, Any] = {}
+        before = len(self.out.overrides)
+        if isinstance(node, CommentedMap):
+            own = list(node.non_merged_items())
+            sources = list(getattr(node, "merge", None) or [])
+        else:
+            own, sources = list(node.items()), []
+        for key, value in own:
+            new = self.walk(value, (*path, str(key)), in_list)
+            if new is not value:
+                changes[key] = new
+        new_sources = [self.walk(src, path, in_list) for src in sources]
+        sources_changed = any(a is not b for a, b in zip(new_sources, sources))
+        marks = [o[len(path):] for o in self.out.overrides[before:] if o[: len(path)] == path]
+        if not changes and not sources_changed:
+            if marks:
+                _remember(node, marks)
+            return node
+        if isinstance(node, CommentedMap):
+            result = clone_map(node, keep_merge=not sources_changed)
+            if sources_changed:
+                for key in list(result.keys()):
+                    if key not in dict(own):
+                        del result[key]
+                live = [s for s in new_sources if isinstance(s, dict)]
+                if live:
+                    merge = MergeValue()
+                    merge.extend(live)
+                    merge.merge_pos = getattr(node.merge, "merge_pos", 0)
+                    result.add_yaml_merge(merge)
+        else:
+            result = CommentedMap(node)
+        for key, new in changes.items():
+            if new is _REMOVED:
+                if key in result:
+                    del result[key]
+            else:
+                result[key] = new
+        if marks:
+            _remember(result, marks)
+        return result
+
+    def _walk_seq(self, node: Any, path: tuple[str, ...]) -> Any:
+        items = []
+        changed = False
+        for index, value in enumerate(node):
+            new = self.walk(value, (*path, str(index)), True)
+            changed = changed or new is not value
+            if new is not _REMOVED:
+                items.append(new)
+        if not changed:
+            return node
+        result = clone_seq(node) if isinstance(node, CommentedSeq) else CommentedSeq()
+        del result[:]
+        result.ca.items.clear()
+        result.extend(items)
+        return result
 
 
-def _walk_seq(node: Any, path: tuple[str, ...], out: Tagged, stack: set[int]) -> Any:
-    items = []
-    changed = False
-    for index, value in enumerate(node):
-        new = _walk(value, (*path, str(index)), True, out, stack)
-        changed = changed or new is not value
-        if new is not _REMOVED:
-            items.append(new)
-    if not changed:
-        return node
-    result = clone_seq(node) if isinstance(node, CommentedSeq) else CommentedSeq()
-    del result[:]
-    result.ca.items.clear()
-    result.extend(items)
-    return result
+_OVERRIDES_ATTR = "_composer_override_marks"
+
+
+def _remember(node: Any, marks: list[tuple[str, ...]]) -> None:
+    """Keep the relative paths of `!override` below node, for later aliases of it."""
+    try:
+        setattr(node, _OVERRIDES_ATTR, tuple(marks))
+    except AttributeError:
+        pass
 
 
 def _untag(node: Any) -> Any:
