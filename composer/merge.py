@@ -16,6 +16,7 @@ from composer.errors import Location, MergeError
 from composer.listkeys import entry_key
 from composer.nodes import (
     as_string_scalar,
+    combine_comment,
     clone_map,
     clone_seq,
     drop_comment,
@@ -87,9 +88,9 @@ class Merger:
                 merged = self.merge(result[key], value, (*path, str(key)))
                 if merged is not result[key]:
                     result[key] = merged
-                    if merged is value:
-                        _carry_comment(over, key, result, key)
                     set_key_origin(result, key, over)
+                if isinstance(result, CommentedMap) and isinstance(over, CommentedMap):
+                    combine_comment(base, key, over, key, result, key, eol=2)
             else:
                 result[key] = value
                 _carry_comment(over, key, result, key)
@@ -117,7 +118,7 @@ class Merger:
             if key is not None and key in keys:
                 slot = keys[key]
                 out[slot] = item
-                _carry_item_comment(seq, index, out, slot)
+                combine_comment(out, slot, seq, index, out, slot, eol=0)
                 changed = True
                 continue
             out.append(item)
@@ -156,8 +157,13 @@ class Merger:
         if isinstance(base, dict):
             result = clone_map(base) if isinstance(base, CommentedMap) else _to_map(base)
             for key, value, source, src_key in self._kv_entries(over):
+                existed = key in result
                 result[key] = value
-                _carry_comment(source, src_key, result, key)
+                if isinstance(result, CommentedMap):
+                    combine_comment(
+                        result if existed else None, key, source, src_key, result, key,
+                        eol=2, over_eol=0 if isinstance(source, list) else 2,
+                    )
                 set_key_origin(result, key, source)
             return result
         if isinstance(base, str):

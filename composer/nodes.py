@@ -111,6 +111,46 @@ def move_comment(src: Any, src_key: Any, dst: Any, dst_key: Any) -> None:
     dst.ca.items[dst_key] = ca.items[src_key]
 
 
+def combine_comment(
+    base: Any,
+    base_key: Any,
+    over: Any,
+    over_key: Any,
+    dst: Any,
+    dst_key: Any,
+    *,
+    eol: int,
+    over_eol: int | None = None,
+) -> None:
+    """dst[dst_key] gets the base's and then the overlay's before-comments, and the overlay's
+    end-of-line comment when it has one (else the base's). `eol` is the slot index of the
+    end-of-line comment: 2 in mappings, 0 in sequences; index 1 holds before-comments."""
+    b = _slot(base, base_key)
+    o = _slot(over, over_key)
+    if b is None and o is None:
+        drop_comment(dst, dst_key)
+        return
+    slot: list[Any] = [None, None, None, None]
+    pre = [*(b[1] or [] if b else []), *(o[1] or [] if o else [])]
+    slot[1] = pre or None
+    o_eol = eol if over_eol is None else over_eol
+    slot[eol] = (o[o_eol] if o and o[o_eol] is not None else None) or (b[eol] if b else None)
+    if eol == 2 and b is not None:
+        slot[3] = b[3]
+    if not any(slot):
+        drop_comment(dst, dst_key)
+        return
+    dst.ca.items[dst_key] = slot
+
+
+def _slot(container: Any, key: Any) -> list[Any] | None:
+    ca = getattr(container, Comment.attrib, None)
+    if ca is None:
+        return None
+    slot = ca.items.get(key)
+    return list(slot) if slot else None
+
+
 def drop_comment(dst: Any, key: Any) -> None:
     ca = getattr(dst, Comment.attrib, None)
     if ca is not None and key in ca.items:
