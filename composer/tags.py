@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
-
 from ruamel.yaml.mergevalue import MergeValue
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from composer.errors import Location, MergeError
 from composer.nodes import clone_map, clone_seq, tag_of
+from composer.source import locate_item
 from composer.yamlio import ORIGIN_ATTR, new_yaml
 
 RESET = "!reset"
@@ -40,7 +40,13 @@ class Tagged:
 def resolve_tags(doc: CommentedMap) -> Tagged:
     out = Tagged(doc)
     walker = _Walker(out)
-    result = walker.walk(doc, (), False)
+    try:
+        result = walker.walk(doc, (), False)
+    except MergeError as exc:
+        if exc.location.path is None and exc.where:  # a scalar keeps no position: use its key's
+            loc = locate_item(doc, tuple(exc.where.split(".")))
+            raise MergeError(exc.message, loc, exc.where) from None
+        raise
     if result is _REMOVED:
         result = CommentedMap()
     out.document = result
