@@ -171,7 +171,10 @@ def _project_name(inputs: Inputs, doc: CommentedMap, project_dir: Path, env: Map
     if isinstance(name, str) and name:
         from composer.interpolate import interpolate_string
 
-        return normalize_project_name(interpolate_string(name, env.get))
+        try:
+            return normalize_project_name(interpolate_string(name, env.get))
+        except InterpolationError as exc:
+            raise InterpolationError(exc.message, locate(doc, ("name",)), "name") from None
     return normalize_project_name(project_dir.name)
 
 
