@@ -1,10 +1,15 @@
 """Load-time consistency checks Docker Compose makes that the JSON schema cannot express.
 
-Conditions follow compose-go v2.9.1 (the loader of Docker Compose v2.40.3): its whole-model
-validation, the consistency check after loading, and the decoding of sizes, durations, ports and
-volume specs; wording keeps the binary's key phrase. Two findings are warnings because Compose
-only fails at `up`: an unknown restart policy and a host port published twice. Every rule
-tolerates values of the wrong type: schema validation reports those.
+Conditions follow compose-go v2.9.1 (the loader of Docker Compose v2.40.3), each proved against
+the binary: its whole-model validation (external volumes, config/secret sources, host IPs, watch
+paths, device requests), the consistency check after loading (references to undefined services,
+networks, volumes, secrets, configs and models; image or build; scale, resources, mounts), the
+entries its merge cannot index, and the decoding of what the schema only knows as strings (sizes,
+durations, booleans, port and volume specs, extra hosts). Wording keeps the binary's key phrase.
+
+One build rule Compose leaves to the build: `build.target` must name a stage of the Dockerfile.
+Two findings are warnings because Compose only fails at `up`: an unknown restart policy and a host
+port published twice. Every rule tolerates values of the wrong type: the schema reports those.
 
 Differences with the binary, on purpose: every problem is reported (the binary stops at the
 first), and services are checked whatever their profiles (the binary skips services of inactive
@@ -527,10 +532,58 @@ def _check_ports(out: _Out, service: dict[str, Any]) -> None:
             parsed = parse_port_spec(str(port))
             if isinstance(parsed, str):
                 out.error(("ports", i), parsed)
+            elif parsed.container_start == 0:  # dropped as empty, then missing its target
+                out.error(("ports", i), "invalid containerPort: 0")
         elif isinstance(port, dict):
             host_ip = port.get("host_ip")
             if isinstance(host_ip, str) and not is_ip(host_ip):
                 out.error(("ports", i, "host_ip"), f"invalid ip address: {host_ip}")
+            published = port.get("published")
+            if isinstance(published, float):  # the schema takes 8080.0 as an integer
+                out.error(("ports", i, "published"),
+                          f"expected a string or integer, got {published}")
+
+
+def _check_merge_keys(out: _Out, service: dict[str, Any]) -> None:
+    """Compose indexes these lists while merging and refuses entries it cannot index."""
+    for i, port in enumerate(_list(service.get("ports"))):
+        if isinstance(port, dict) and "target" not in port:
+            out.error(("ports", i), "missing a target port")
+    for key in ("volumes", "devices"):
+        for i, item in enumerate(_list(service.get(key))):
+            if isinstance(item, dict) and "target" not in item:
+                out.error((key, i), "missing a mount target")
+    for i, item in enumerate(_list(service.get("volumes"))):
+        if isinstance(item, dict) and item.get("type") == "bind" and "source" not in item:
+            out.error(("volumes", i), 'a "bind" mount needs a source')
+    for section in ("secrets", "configs"):
+        for i, item in enumerate(_list(service.get(section))):
+            mode = _dict(item).get("mode")
+            if isinstance(mode, float):  # the schema takes 288.0 as a number
+                out.error((section, i, "mode"), f"expected an integer (e.g. 0440), got {mode}")
+    for i, item in enumerate(_list(service.get("expose"))):
+        if isinstance(item, float):
+            out.error(("expose", i), f"unsupported expose value {item}: use an integer or string")
+
+
+def _check_extra_hosts(out: _Out, service: dict[str, Any]) -> None:
+    """`host:ip`, `host=ip` or host -> ip: the host name must not be empty or hold : or =."""
+    for base, hosts in ((("extra_hosts",), service.get("extra_hosts")),
+                        (("build", "extra_hosts"), _dict(service.get("build")).get("extra_hosts"))):
+        entries: list[tuple[str | int, str]] = []
+        if isinstance(hosts, list):
+            for i, entry in enumerate(hosts):
+                text = entry if isinstance(entry, str) else describe(entry)
+                host, sep, _ = text.partition("=") if "=" in text else text.partition(":")
+                if not sep:
+                    out.error((*base, i), f"invalid additional host, missing IP: {text}")
+                else:
+                    entries.append((i, host))
+        elif isinstance(hosts, dict):
+            entries = [(key, str(key)) for key in hosts]
+        for key, host in entries:
+            if not host or ":" in host or "=" in host:
+                out.error((*base, key), f"bad host name {host!r}")
 
 
 def _check_devices(out: _Out, service: dict[str, Any]) -> None:
@@ -545,22 +598,73 @@ def _check_devices(out: _Out, service: dict[str, Any]) -> None:
                 out.error((*base, i), '"count" and "device_ids" are exclusive')
 
 
-# (path, kind): strings Compose decodes into bytes, durations or CPU counts.
+# Unsigned integers of Compose's types: a negative value does not decode.
+_UNSIGNED: tuple[tuple[str, ...], ...] = (
+    ("healthcheck", "retries"), ("blkio_config", "weight"),
+    ("deploy", "update_config", "parallelism"), ("deploy", "rollback_config", "parallelism"),
+    ("deploy", "restart_policy", "max_attempts"), ("deploy", "placement", "max_replicas_per_node"),
+)
+
+
+def _check_unsigned(out: _Out, service: dict[str, Any]) -> None:
+    def negative(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
+
+    for path in _UNSIGNED:
+        value: Any = service
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if negative(value):
+            out.error(path, f"must not be negative, got {value}")
+    lists: tuple[tuple[tuple[str, ...], str], ...] = (
+        (("ports",), "target"), (("blkio_config", "weight_device"), "weight"))
+    for base, key in lists:
+        items: Any = service
+        for part in base:
+            items = items.get(part) if isinstance(items, dict) else None
+        for i, item in enumerate(_list(items)):
+            if isinstance(item, dict) and negative(item.get(key)):
+                out.error((*base, i, key), f"must not be negative, got {item[key]}")
+    for i, volume in enumerate(_list(service.get("volumes"))):
+        mode = _dict(_dict(volume).get("tmpfs")).get("mode")
+        if negative(mode):
+            out.error(("volumes", i, "tmpfs", "mode"), f"must not be negative, got {mode}")
+
+
+# (path, kind): strings the schema lets through that Compose must decode. In a path, "*" is any
+# key and "[]" any list item. Fields cast while interpolating are not here: that stage did it.
 _DECODED: tuple[tuple[tuple[str, ...], str], ...] = (
-    *((("mem_limit",), "size"), (("mem_reservation",), "size"), (("memswap_limit",), "size"),
-      (("mem_swappiness",), "size"), (("shm_size",), "size"), (("build", "shm_size"), "size")),
+    *(((key,), "size") for key in ("mem_limit", "mem_reservation", "memswap_limit",
+                                   "mem_swappiness", "shm_size")),
+    (("build", "shm_size"), "size"),
     (("deploy", "resources", "limits", "memory"), "size"),
     (("deploy", "resources", "reservations", "memory"), "size"),
+    (("volumes", "[]", "tmpfs", "size"), "size"),
+    *((("blkio_config", key, "[]", "rate"), "size")
+      for key in ("device_read_bps", "device_read_iops", "device_write_bps", "device_write_iops")),
     (("deploy", "resources", "limits", "cpus"), "cpus"),
     (("deploy", "resources", "reservations", "cpus"), "cpus"),
     *((("healthcheck", key), "duration")
       for key in ("interval", "timeout", "start_period", "start_interval")),
     (("stop_grace_period",), "duration"),
     *((("deploy", block, key), "duration")
-      for block, key in (("update_config", "delay"), ("update_config", "monitor"),
-                         ("rollback_config", "delay"), ("rollback_config", "monitor"),
-                         ("restart_policy", "delay"), ("restart_policy", "window"))),
+      for block in ("update_config", "rollback_config") for key in ("delay", "monitor")),
+    (("deploy", "restart_policy", "delay"), "duration"),
+    (("deploy", "restart_policy", "window"), "duration"),
+    *((path, "bool") for path in (
+        ("attach",), ("build", "no_cache"), ("build", "pull"), ("build", "privileged"),
+        ("depends_on", "*", "restart"), ("env_file", "[]", "required"),
+        ("volumes", "[]", "bind", "create_host_path"), ("develop", "watch", "[]", "exec",
+                                                        "privileged"),
+        ("post_start", "[]", "privileged"), ("pre_stop", "[]", "privileged"))),
+    (("deploy", "resources", "limits", "pids"), "int"),
+    (("gpus", "[]", "count"), "count"),
+    (("deploy", "resources", "reservations", "devices", "[]", "count"), "count"),
+    (("blkio_config", "weight"), "number"),
+    (("blkio_config", "weight_device", "[]", "weight"), "number"),
 )
+_BOOLEANS = {"true", "false", "y", "yes", "on", "n", "no", "off"}
+_GO_INT = re.compile(r"[+-]?\d+\Z")
 
 
 def _decode_error(kind: str, value: str) -> str | None:
@@ -569,27 +673,65 @@ def _decode_error(kind: str, value: str) -> str | None:
         return parsed if isinstance(parsed, str) else None
     if kind == "duration":
         return duration_error(value)
-    return None if parse_go_float(value) is not None else f"invalid number of CPUs {value!r}"
+    if kind == "cpus":
+        return None if parse_go_float(value) is not None else f"invalid number of CPUs {value!r}"
+    if kind == "bool":
+        return None if value.lower() in _BOOLEANS else f"invalid boolean {value!r}"
+    if kind == "int":
+        return None if _GO_INT.match(value) else f"invalid integer {value!r}"
+    if kind == "count":
+        return None if value == "all" or _GO_INT.match(value) else (
+            f"invalid count {value!r}: use 'all' or a number")
+    return f"expected a number, got {value!r}"
+
+
+@dataclass
+class _Trie:
+    """The decoded paths merged into one tree, so a service is walked once."""
+
+    kind: str | None = None
+    children: dict[str, _Trie] = field(default_factory=dict)
+
+
+def _build_trie(paths: tuple[tuple[tuple[str, ...], str], ...]) -> _Trie:
+    root = _Trie()
+    for pattern, kind in paths:
+        node = root
+        for part in pattern:
+            node = node.children.setdefault(part, _Trie())
+        node.kind = kind
+    return root
+
+
+_DECODED_TRIE = _build_trie(_DECODED)
+
+
+def _walk_decoded(out: _Out, trie: _Trie, value: Any, path: ModelPath) -> None:
+    if trie.kind is not None and isinstance(value, str):
+        error = _decode_error(trie.kind, value)
+        if error:
+            out.error(path, error)
+    for head, child in trie.children.items():
+        if head == "[]":
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    _walk_decoded(out, child, item, (*path, i))
+        elif isinstance(value, dict):
+            if head == "*":
+                for key, item in value.items():
+                    _walk_decoded(out, child, item, (*path, key))
+            elif head in value:
+                _walk_decoded(out, child, value[head], (*path, head))
 
 
 def _check_decoding(out: _Out, service: dict[str, Any]) -> None:
     """Strings the schema accepts but Compose cannot decode (other types: the schema's job)."""
-    for path, kind in _DECODED:
-        value: Any = service
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-            if value is None:
-                break
-        if isinstance(value, str):
-            error = _decode_error(kind, value)
-            if error:
-                out.error(path, error)
-    for i, volume in enumerate(_list(service.get("volumes"))):
-        size = _dict(_dict(volume).get("tmpfs")).get("size")
-        if isinstance(size, str):
-            error = _decode_error("size", size)
-            if error:
-                out.error(("volumes", i, "tmpfs", "size"), error)
+    _walk_decoded(out, _DECODED_TRIE, service, ())
+    ulimits = _dict(service.get("build")).get("ulimits")
+    for name, limit in _dict(ulimits).items():
+        if isinstance(limit, str):
+            out.error(("build", "ulimits", name),
+                      f"expected an integer or a mapping, got {limit!r}")
 
 
 _RESTART = re.compile(r"(no|always|unless-stopped|on-failure(:\d+)?)\Z")
@@ -605,7 +747,8 @@ def _check_restart(out: _Out, service: dict[str, Any]) -> None:
 
 _LOCAL_RULES: tuple[Callable[[_Out, dict[str, Any]], None], ...] = (
     _check_build, _check_healthcheck, _check_scale, _check_resource_pairs, _check_develop,
-    _check_mounts, _check_ports, _check_devices, _check_decoding, _check_restart,
+    _check_mounts, _check_ports, _check_merge_keys, _check_extra_hosts, _check_devices,
+    _check_unsigned, _check_decoding, _check_restart,
 )
 _LOCAL_CACHE: dict[str, tuple[Local, ...]] = {}
 _LOCAL_CACHE_LIMIT = 4096
@@ -691,10 +834,12 @@ def _named_entries(value: Any) -> Iterator[tuple[str | int, str]]:
 
 
 def _file_mounts(value: Any) -> Iterator[tuple[ModelPath, str]]:
-    """secrets/configs entries: short names or {source: name}."""
+    """secrets/configs entries: short names or {source: name} (no source: the name "")."""
     for i, item in enumerate(_list(value)):
         if isinstance(item, str):
             yield (i,), item
+        elif isinstance(item, dict) and "source" not in item:
+            yield (i,), ""
         elif isinstance(item, dict) and isinstance(item.get("source"), str):
             yield (i, "source"), item["source"]
 
@@ -757,12 +902,15 @@ def _check_references(ctx: _Context) -> None:
             for sub, secret in _file_mounts(build.get("secrets")):
                 if secret not in secrets:
                     ctx.report((*base, "build", "secrets", *sub),
-                               f"refers to undefined build secret {secret}")
+                               f"refers to undefined build secret {secret}" if secret
+                               else "a build secret needs a source")
             _check_additional_contexts(ctx, base, build, services)
         for section, known in (("secrets", secrets), ("configs", configs)):
             for sub, ref in _file_mounts(service.get(section)):
                 if ref not in known:
-                    ctx.report((*base, section, *sub), f"refers to undefined {section[:-1]} {ref}")
+                    ctx.report((*base, section, *sub),
+                               f"refers to undefined {section[:-1]} {ref}" if ref
+                               else f"a {section[:-1]} needs a source")
         for key, model in _named_entries(service.get("models")):
             if model not in models:
                 ctx.report((*base, "models", key), f"refers to undefined model {model}")
@@ -929,6 +1077,8 @@ def collect_findings(
     if not isinstance(model, Mapping):
         return []
     ctx = _Context(model, locate, project_dir)
+    if not model:
+        ctx.report((), "empty compose file")
     _check_resources(ctx)
     _check_references(ctx)
     for name, service in ctx.services():

@@ -12,6 +12,8 @@ shipped schema into the one the binary applies. The differences, checked against
 - the shipped copy is stricter where the binary is looser: `mem_limit`, `memswap_limit` and
   `shm_size` accept any number (not only integers), `pull_policy`'s pattern is unanchored, and
   top-level `networks`/`models` accept any name;
+- Compose de-duplicates some lists while merging (cap_add, ports, volumes, environment, ...),
+  before validating, so their uniqueItems never fails; it is dropped there;
 - a pattern ending in `$` matches before a trailing newline in Python, never in Go: `\\Z` instead.
 
 Neither schema uses `format`, so format checking changes nothing (the binary asserts formats,
@@ -76,6 +78,21 @@ _NOT_IN_COMPOSE: tuple[tuple[tuple[str | int, ...], str], ...] = (
     (("$defs", "service", "properties", "networks", "oneOf", 1, "patternProperties",
       "^[a-zA-Z0-9._-]+$", "oneOf", 0, "properties"), "use_service_name_alias"),
 )
+_NEWER_KEYS = frozenset(key for _, key in _NOT_IN_COMPOSE)
+# Lists Compose de-duplicates while merging, before it validates: uniqueItems never fails there.
+_SERVICE = ("$defs", "service", "properties")
+_NETWORK_ENTRY = (*_SERVICE, "networks", "oneOf", 1, "patternProperties", "^[a-zA-Z0-9._-]+$",
+                  "oneOf", 0, "properties")
+_MERGED_LISTS: tuple[tuple[str | int, ...], ...] = (
+    *((*_SERVICE, key) for key in ("ports", "expose", "cap_add", "cap_drop", "dns", "dns_opt",
+                                   "dns_search", "volumes", "links", "profiles", "tmpfs",
+                                   "annotations", "environment", "labels", "sysctls")),
+    *((*_SERVICE, "build", "oneOf", 1, "properties", key)
+      for key in ("args", "labels", "additional_contexts")),
+    *((*_NETWORK_ENTRY, key) for key in ("aliases", "link_local_ips")),
+    ("$defs", "deployment", "properties", "labels"),
+    ("$defs", "network", "properties", "labels"),
+)
 # Sizes Compose accepts as any number (it ignores a fractional one).
 _NUMBER_SIZES = ("mem_limit", "memswap_limit", "shm_size")
 _ANNOTATIONS = {"description", "title", "default", "examples", "deprecated", "$comment", "$id",
@@ -115,6 +132,19 @@ def _flatten_all_of(defs: dict[str, Any]) -> None:
             defs[name] = flat
 
 
+def _without_unique(node: Any, defs: Mapping[str, Any]) -> Any:
+    """The list rule of one property without uniqueItems (through $ref and oneOf branches)."""
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+        return _without_unique(copy.deepcopy(defs[ref[8:]]), defs)  # draft-07: no siblings
+    out = {k: v for k, v in node.items() if k != "uniqueItems"}
+    if isinstance(out.get("oneOf"), list):
+        out["oneOf"] = [_without_unique(branch, defs) for branch in out["oneOf"]]
+    return out
+
+
 def _go_anchors(schema: Any) -> Any:
     """Python's `$` also matches before a final newline; Go's does not."""
 
@@ -145,7 +175,11 @@ def _as_compose_does(shipped: Mapping[str, Any]) -> dict[str, Any]:
         node = _node(schema, path)
         if isinstance(node, dict):
             node.pop(key, None)
-    service_props = _node(schema, ("$defs", "service", "properties")) or {}
+    for path in _MERGED_LISTS:
+        parent = _node(schema, path[:-1])
+        if isinstance(parent, dict) and path[-1] in parent:
+            parent[path[-1]] = _without_unique(parent[path[-1]], defs)
+    service_props = _node(schema, _SERVICE) or {}
     for key in _NUMBER_SIZES:
         prop = service_props.get(key)
         if isinstance(prop, dict) and prop.get("type") == ["integer", "string"]:
@@ -244,7 +278,10 @@ def _type_check(names: str | list[str]) -> Check:
             return known
         if isinstance(value, float):
             return number or (integer and value.is_integer())
-        return False  # subclasses and foreign types: let jsonschema decide and explain
+        for kind, ok in exact.items():  # subclasses (bool before int: dict order above)
+            if isinstance(value, kind):
+                return ok
+        return False  # foreign types: jsonschema decides and explains
 
     return check
 
@@ -568,6 +605,10 @@ def _unknown_keys(path: ModelPath, instance: dict[str, Any],
             continue
         if properties:
             message = f"unknown key '{key}'"
+            if key in _NEWER_KEYS:
+                message += " (newer than Docker Compose v2.40.3, which refuses it)"
+                out.append(((*path, key), message))
+                continue
             close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.75)
             if close:
                 message += f" (did you mean '{close[0]}'?)"
