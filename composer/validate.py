@@ -20,8 +20,8 @@ Neither schema uses `format`, so format checking changes nothing (the binary ass
 draft-07 style; the format checker is passed for the same behaviour should one appear).
 
 Speed: services are validated one by one against the service subschema, each distinct definition
-once (and remembered per process), first by a predicate compiled from the schema; jsonschema only
-runs, to explain, on the few definitions the predicate rejects.
+once (and remembered per process), by a predicate compiled from the schema; jsonschema is only
+imported and run to explain a rejected definition, and then only on its keys that fail.
 """
 
 from __future__ import annotations
@@ -477,6 +477,7 @@ class _PredicateCompiler:
 class _Predicates:
     root_ok: Check
     service_ok: Check
+    service_keys: dict[str, Check]  # one per service property, to explain only what fails
 
 
 @functools.cache
@@ -484,7 +485,9 @@ def _predicates() -> _Predicates:
     """Compiled once per process, on first use."""
     schema = compose_schema()
     compiler = _PredicateCompiler(schema)
-    return _Predicates(compiler.compile(schema), compiler.compile(schema["$defs"]["service"]))
+    service = schema["$defs"]["service"]
+    keys = {k: compiler.compile(v) for k, v in service.get("properties", {}).items()}
+    return _Predicates(compiler.compile(schema), compiler.compile(service), keys)
 
 
 @dataclass(frozen=True)
@@ -506,6 +509,17 @@ def _validators() -> _Validators:
         format_checker=Draft7Validator.FORMAT_CHECKER,
     )
     return _Validators(root, service)
+
+
+@functools.cache
+def _property_validator(key: str) -> Draft7Validator:
+    """jsonschema for one service property (definitions kept, so references resolve)."""
+    from jsonschema import Draft7Validator
+
+    schema = compose_schema()
+    prop = schema["$defs"]["service"]["properties"][key]
+    document = {**prop, "$schema": schema["$schema"], "$defs": schema["$defs"]}
+    return Draft7Validator(document, format_checker=Draft7Validator.FORMAT_CHECKER)
 
 
 # --------------------------------------------------------------------------- explaining errors
@@ -644,12 +658,35 @@ _SERVICE_CACHE: dict[str, tuple[Explained, ...]] = {}
 _SERVICE_CACHE_LIMIT = 4096
 
 
+def _explain_service(service: Any) -> tuple[Explained, ...]:
+    """What is wrong with one service. jsonschema is the slow part, so it only sees the keys
+    that fail; anything unusual goes to it whole."""
+    predicates = _predicates()
+    schema = compose_schema()["$defs"]["service"]
+    patterns = schema.get("patternProperties", {})
+    if (not isinstance(service, dict) or any(type(k) is not str for k in service)
+            or "required" in schema or set(patterns) != {"^x-"} or patterns["^x-"] != {}):
+        return _explain_all(_validators().service, service)
+    explained: list[Explained] = []
+    unknown = False
+    for key, value in service.items():
+        check = predicates.service_keys.get(key)
+        if check is None:
+            unknown = unknown or not key.startswith("x-")
+        elif not check(value):
+            explained += [((key, *path), message)
+                          for path, message in _explain_all(_property_validator(key), value)]
+    if unknown:
+        explained += _unknown_keys((), service, schema)
+    return tuple(explained)
+
+
 def _service_errors(service_ok: Check, service: Any, key: str | None) -> tuple[Explained, ...]:
     if key is not None:
         cached = _SERVICE_CACHE.get(key)
         if cached is not None:
             return cached
-    result = () if service_ok(service) else _explain_all(_validators().service, service)
+    result = () if service_ok(service) else _explain_service(service)
     if key is not None:
         if len(_SERVICE_CACHE) >= _SERVICE_CACHE_LIMIT:
             _SERVICE_CACHE.clear()

@@ -593,6 +593,14 @@ def test_fast_predicate_agrees_with_jsonschema_on_documents(document: Any) -> No
     assert fast == slow
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated_services())
+def test_explaining_key_by_key_says_what_the_whole_service_check_says(service: Any) -> None:
+    whole = validate._explain_all(validate._validators().service, service)
+    by_key = validate._explain_service(service)
+    assert sorted(by_key, key=repr) == sorted(whole, key=repr)
+
+
 def test_sample_services_are_valid() -> None:
     for service in _SAMPLE_SERVICES:
         assert validate._validators().service.is_valid(service)
