@@ -80,9 +80,7 @@ class Extender:
                 raise
             except Exception as exc:  # a missing or broken file, located by its own error
                 if hasattr(exc, "location"):
-                    raise MergeError(
-                        f"cannot extend service '{name}': {exc}", loc, where
-                    ) from exc
+                    raise MergeError(f"cannot extend service '{name}': {exc}", loc, where) from exc
                 raise
             other_services: dict[str, Any] = {}
             other_doc: Any = None
@@ -101,9 +99,7 @@ class Extender:
                     where,
                 )
             target_file = other_path
-            sub_prefix = relative_prefix(
-                os.path.relpath(other_path.parent, self.base_dir), "."
-            )
+            sub_prefix = relative_prefix(os.path.relpath(other_path.parent, self.base_dir), ".")
             target_services, target_doc = other_services, other_doc
             target_cleared = other_cleared
         else:
@@ -118,8 +114,13 @@ class Extender:
             cycle = " -> ".join(f"{p.name}:{n}" for p, n in [*chain, (target_file, ref)])
             raise MergeError(f"extends cycle: {cycle}", loc, where)
         base = self._resolve(
-            ref, target_services, target_file, target_doc, [*chain, (target_file, ref)],
-            target_cleared, sub_prefix,
+            ref,
+            target_services,
+            target_file,
+            target_doc,
+            [*chain, (target_file, ref)],
+            target_cleared,
+            sub_prefix,
         )
         if other is not None and sub_prefix:
             base = Rebaser(sub_prefix).service(base)

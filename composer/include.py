@@ -1,4 +1,4 @@
-"""`include`: each included project is loaded on its own and its resources inlined into the document.
+"""`include`: each included project is loaded on its own and its resources inlined.
 
 Compose loads an included file as a separate project (its own folder for relative paths, its own
 env file for variables the including project does not set) and imports its resources before the
@@ -32,7 +32,9 @@ LoadProject = Callable[
 
 
 class Includer:
-    def __init__(self, load_project: LoadProject, project_dir: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, load_project: LoadProject, project_dir: Path, env: Mapping[str, str]
+    ) -> None:
         self.load_project = load_project
         self.project_dir = project_dir
         self.env = env
@@ -42,9 +44,7 @@ class Includer:
         if entries is None:
             return doc
         if not isinstance(entries, list):
-            raise MergeError(
-                "include must be a list", locate_item(doc, ("include",)), "include"
-            )
+            raise MergeError("include must be a list", locate_item(doc, ("include",)), "include")
         out = clone_map(doc)
         del out["include"]
         for index, entry in enumerate(entries):
@@ -61,7 +61,9 @@ class Includer:
                 raise
             except ComposerError as exc:
                 if exc.location.path is None:
-                    raise MergeError(f"cannot include {files[0]}: {exc.message}", loc, where) from exc
+                    raise MergeError(
+                        f"cannot include {files[0]}: {exc.message}", loc, where
+                    ) from exc
                 raise
             prefix = relative_prefix(os.path.relpath(project_dir, self.project_dir), ".")
             model = Rebaser(prefix, default_context=True).document(model) if prefix else model
@@ -69,7 +71,9 @@ class Includer:
             out = self._import(out, model, loc, where)
         return out
 
-    def _entry(self, entry: Any, loc: Location, where: str) -> tuple[list[Path], Path, list[Path] | None]:
+    def _entry(
+        self, entry: Any, loc: Location, where: str
+    ) -> tuple[list[Path], Path, list[Path] | None]:
         if isinstance(entry, str):
             raw_paths: list[Any] = [entry]
             project_directory = None
@@ -91,7 +95,9 @@ class Includer:
                 raise MergeError(f"remote include {text} is not supported", loc, where)
             files.append((self.project_dir / os.path.expanduser(text)).resolve())
         if project_directory is not None:
-            folder = (self.project_dir / str(interpolate_string(str(project_directory), self.env.get))).resolve()
+            folder = (
+                self.project_dir / str(interpolate_string(str(project_directory), self.env.get))
+            ).resolve()
         else:
             folder = files[0].parent
         env_files: list[Path] | None = None
@@ -121,14 +127,12 @@ class Includer:
                 return out
             if isinstance(node, list):
                 items = [walk(v) for v in node]
-                if all(a is b for a, b in zip(items, node)):
+                if all(a is b for a, b in zip(items, node, strict=True)):
                     return node
                 seq = CommentedSeq(items)
                 return seq
-            if isinstance(node, str) and "$" in node:
-                if referenced_variables(node) & differing:
-                    resolved = interpolate_string(node, sub_env.get)
-                    return resolved.replace("$", "$$")
+            if isinstance(node, str) and "$" in node and referenced_variables(node) & differing:
+                return interpolate_string(node, sub_env.get).replace("$", "$$")
             return node
 
         return walk(model)
@@ -143,7 +147,9 @@ class Includer:
                 target = CommentedMap()
             elif not isinstance(target, dict):
                 raise MergeError(f"{section} must be a mapping", loc, where)
-            new_target = clone_map(target) if isinstance(target, CommentedMap) else CommentedMap(target)
+            new_target = (
+                clone_map(target) if isinstance(target, CommentedMap) else CommentedMap(target)
+            )
             for name, value in block.items():
                 if name in new_target:
                     if plain(new_target[name]) == plain(value):

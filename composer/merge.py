@@ -1,8 +1,8 @@
-"""Merge one Compose document over another with Docker Compose v2's rules, keeping comments and forms.
+"""Merge Compose documents by Docker Compose v2's rules, keeping comments and forms.
 
-Inputs are never modified: every changed mapping or list is a clone, so shared nodes (aliases, a base
-parsed once for several environments) stay intact. Where the two sides use different forms of a
-field, the result keeps the earlier side's form when it can express the result.
+Inputs are never modified: every changed mapping or list is a clone, so shared nodes
+(aliases, a base parsed once for several environments) stay intact. Where the two sides
+use different forms of a field, the result keeps the earlier side's form when it can.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from composer.errors import Location, MergeError
 from composer.listkeys import entry_key
 from composer.nodes import (
     as_string_scalar,
-    combine_comment,
     clone_map,
     clone_seq,
+    combine_comment,
     drop_comment,
     go_format,
     move_comment,
@@ -161,8 +161,14 @@ class Merger:
                 result[key] = value
                 if isinstance(result, CommentedMap):
                     combine_comment(
-                        result if existed else None, key, source, src_key, result, key,
-                        eol=2, over_eol=0 if isinstance(source, list) else 2,
+                        result if existed else None,
+                        key,
+                        source,
+                        src_key,
+                        result,
+                        key,
+                        eol=2,
+                        over_eol=0 if isinstance(source, list) else 2,
                     )
                 set_key_origin(result, key, source)
             return result
@@ -170,6 +176,7 @@ class Merger:
             base = CommentedSeq([base])
         if not isinstance(base, list):
             raise self._cannot(over, path)
+        addition: Any
         if isinstance(over, dict):
             addition = new_seq_like(over)
             for key, value in over.items():
@@ -245,13 +252,15 @@ class Merger:
         if isinstance(over, dict):
             return self.merge_maps(base_map, over, path)
         over_map = _names_to_map(over, default)
-        result = clone_map(base_map) if isinstance(base_map, CommentedMap) else _to_map(base_map)
+        merged: CommentedMap = (
+            clone_map(base_map) if isinstance(base_map, CommentedMap) else _to_map(base_map)
+        )
         for name, value in over_map.items():
-            if name in result and isinstance(result[name], dict) and isinstance(value, dict):
-                result[name] = self.merge_maps(result[name], value, (*path, str(name)))
-            elif name not in result or value is not None:
-                result[name] = value
-        return result
+            if name in merged and isinstance(merged[name], dict) and isinstance(value, dict):
+                merged[name] = self.merge_maps(merged[name], value, (*path, str(name)))
+            elif name not in merged or value is not None:
+                merged[name] = value
+        return merged
 
     def _extra_hosts(self, base: Any, over: Any, path: Path_) -> Any:
         if over is None:
@@ -292,7 +301,7 @@ class Merger:
         if over is None:
             return base
         if not isinstance(base, dict) or not isinstance(over, dict):
-            return over if base is None or not isinstance(over, dict) else over
+            return over
         driver_b = scalar(base.get("driver")) if "driver" in base else _MISSING
         driver_o = scalar(over.get("driver")) if "driver" in over else _MISSING
         if driver_b is _MISSING or driver_o is _MISSING or driver_b == driver_o:
@@ -311,10 +320,11 @@ class Merger:
 
         for original in base:
             for override in over:
-                if subnet(override) != subnet(original):
-                    if not any(subnet(c) == subnet(override) for c in configs):
-                        configs.append(override)
-                        continue
+                if subnet(override) != subnet(original) and not any(
+                    subnet(c) == subnet(override) for c in configs
+                ):
+                    configs.append(override)
+                    continue
                 merged = self.merge_maps(original, override, path)
                 for index, existing in enumerate(configs):
                     if subnet(existing) == subnet(merged):

@@ -27,7 +27,7 @@ def _copy_comments(src: Any, dst: Any) -> None:
     ca = getattr(src, Comment.attrib, None)
     if ca is None:
         return
-    new = Comment()
+    new: Any = Comment()
     new.comment = list(ca.comment) if ca.comment else ca.comment
     new._items = {k: list(v) if isinstance(v, list) else v for k, v in ca.items.items()}
     new._pre = ca._pre
@@ -183,7 +183,7 @@ def scalar(node: Any) -> Any:
 
 
 def go_format(value: Any) -> str:
-    """Format a value as Go's %v does for the types YAML produces (used by Compose for key=value)."""
+    """Go's %v of a YAML value: Compose formats key=value entries with it."""
     value = scalar(value)
     if value is None:
         return "<nil>"
@@ -242,9 +242,9 @@ def _go_float(value: float) -> str:
 def as_string_scalar(text: str, like: Any = None) -> str:
     """A string node that will not be re-typed on the way back in (quoted when it must be)."""
     if isinstance(like, ScalarString):
-        return type(like)(text)
+        return str(type(like)(text))
     if _needs_quotes(text):
-        return DoubleQuotedScalarString(text)
+        return str(DoubleQuotedScalarString(text))
     return text
 
 

@@ -111,14 +111,17 @@ class Rebaser:
             if "context" in build:
                 new = _field(build, "context", lambda v: self.text(v, _context))
             elif self.default_context:
-                new = clone_map(build)
+                new = clone_map(build) if isinstance(build, CommentedMap) else CommentedMap(build)
                 new.insert(0, "context", join(self.prefix, "."))
             else:
                 new = build
             contexts = new.get("additional_contexts")
             if isinstance(contexts, dict):
-                new = _set(new, "additional_contexts", _map_values(
-                    contexts, lambda v: self.text(v, _context)))
+                new = _set(
+                    new,
+                    "additional_contexts",
+                    _map_values(contexts, lambda v: self.text(v, _context)),
+                )
             if new is not build:
                 out = _set(out, "build", new)
         for key in ("env_file", "label_file"):
@@ -145,7 +148,9 @@ class Rebaser:
     def volume(self, entry: Any) -> Any:
         if isinstance(entry, dict):
             kind = scalar(entry.get("type"))
-            if kind == "bind" or (kind is None and str(scalar(entry.get("source", ""))).startswith(".")):
+            if kind == "bind" or (
+                kind is None and str(scalar(entry.get("source", ""))).startswith(".")
+            ):
                 return _field(entry, "source", self.text)
             return entry
         raw = scalar(entry)

@@ -1,4 +1,7 @@
-"""The one-way flow: load -> tags/extends per document -> merge -> inject -> name/paths -> validate -> render."""
+"""The one-way flow of a merge: load, resolve tags, extends and include, merge, place.
+
+Validation and rendering follow in composer.api; injections arrive as extra overlay documents.
+"""
 
 from __future__ import annotations
 
@@ -162,7 +165,9 @@ def _split_where(where: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def _project_name(inputs: Inputs, doc: CommentedMap, project_dir: Path, env: Mapping[str, str]) -> str:
+def _project_name(
+    inputs: Inputs, doc: CommentedMap, project_dir: Path, env: Mapping[str, str]
+) -> str:
     if inputs.project_name:
         return normalize_project_name(inputs.project_name)
     if env.get("COMPOSE_PROJECT_NAME"):
@@ -187,9 +192,7 @@ def place(merged: Merged, output_dir: Path | None) -> CommentedMap:
     else:
         out.insert(_name_position(out), "name", merged.project_name)
     if output_dir is not None:
-        prefix = relative_prefix(
-            os.path.relpath(merged.project_dir, output_dir.resolve()), "."
-        )
+        prefix = relative_prefix(os.path.relpath(merged.project_dir, output_dir.resolve()), ".")
         if prefix:
 
             def resolve(text: str) -> str:

@@ -102,7 +102,9 @@ _UNIQUE: dict[str, Unique] = {
 }
 
 
-def _split(table: dict[str, Rule] | dict[str, Unique]) -> dict[int, list[tuple[tuple[str, ...], object]]]:
+def _split(
+    table: dict[str, Rule] | dict[str, Unique],
+) -> dict[int, list[tuple[tuple[str, ...], object]]]:
     by_len: dict[int, list[tuple[tuple[str, ...], object]]] = {}
     for pattern, value in table.items():
         parts = tuple(pattern.split("."))
@@ -116,7 +118,7 @@ _UNIQUE_BY_LEN = _split(_UNIQUE)
 
 def _match(path: tuple[str, ...], table: dict[int, list[tuple[tuple[str, ...], object]]]) -> object:
     for pattern, value in table.get(len(path), ()):
-        if all(p == "*" or p == s for p, s in zip(pattern, path)):
+        if all(p == "*" or p == s for p, s in zip(pattern, path, strict=True)):
             return value
     return None
 

@@ -28,6 +28,7 @@ class StackRequest:
     tag: str | None = None
     environ: Mapping[str, str] | None = None
     profiles: Sequence[str] = ()
+    interpolate: bool = False  # write ${VAR} as its value (see api.merge_files)
 
 
 def _service_tags(req: StackRequest, services: Mapping[str, Any]) -> str | dict[str, str] | None:
@@ -45,8 +46,10 @@ def _service_tags(req: StackRequest, services: Mapping[str, Any]) -> str | dict[
     for name, svc in services.items():
         paths = list(inputs)
         build = svc.get("build") if isinstance(svc, Mapping) else None
-        context = build if isinstance(build, str) else (
-            build.get("context", ".") if isinstance(build, Mapping) else None
+        context = (
+            build
+            if isinstance(build, str)
+            else (build.get("context", ".") if isinstance(build, Mapping) else None)
         )
         if isinstance(context, str) and "://" not in context and "$" not in context:
             paths.append((project.root / context).resolve())
@@ -87,7 +90,7 @@ def render_stack(req: StackRequest, cache: FileCache | None = None) -> MergeResu
         overlay = set_overlay(list(req.sets))
         mark_origin(overlay, Path("--set"))
         overlays.append((overlay, Path("--set")))
-    command = f"composer merge --env {env.name}"
+    command = f"composer merge --env {env.name}" + (" --interpolate" if req.interpolate else "")
     return merge_files(
         files,
         output=env.output,
@@ -98,4 +101,6 @@ def render_stack(req: StackRequest, cache: FileCache | None = None) -> MergeResu
         overlays=overlays,
         command=command,
         cache=cache,
+        interpolate=req.interpolate,
+        secrets_patterns=project.secrets_patterns,
     )

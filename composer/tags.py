@@ -7,6 +7,7 @@ Paths through a list are recorded but never match earlier content (Compose does 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +87,9 @@ class _Walker:
         key = id(node)
         if key in self.stack:
             raise MergeError(
-                "an alias refers to a node that contains it (cycle)", _location(node), ".".join(path)
+                "an alias refers to a node that contains it (cycle)",
+                _location(node),
+                ".".join(path),
             )
         if key in self.done:
             # met before through another alias: its resets are gone, overrides still count
@@ -124,8 +127,8 @@ class _Walker:
             if new is not value:
                 changes[key] = new
         new_sources = [self.walk(src, path, in_list) for src in sources]
-        sources_changed = any(a is not b for a, b in zip(new_sources, sources))
-        marks = [o[len(path):] for o in self.out.overrides[before:] if o[: len(path)] == path]
+        sources_changed = any(a is not b for a, b in zip(new_sources, sources, strict=True))
+        marks = [o[len(path) :] for o in self.out.overrides[before:] if o[: len(path)] == path]
         if not changes and not sources_changed:
             if marks:
                 _remember(node, marks)
@@ -176,10 +179,8 @@ _OVERRIDES_ATTR = "_composer_override_marks"
 
 def _remember(node: Any, marks: list[tuple[str, ...]]) -> None:
     """Keep the relative paths of `!override` below node, for later aliases of it."""
-    try:
+    with contextlib.suppress(AttributeError):
         setattr(node, _OVERRIDES_ATTR, tuple(marks))
-    except AttributeError:
-        pass
 
 
 def _untag(node: Any) -> Any:
