@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from composer.api import MergeResult, merge_files
-from composer.errors import EXIT_OK, Problem, ProjectError
+from composer.errors import EXIT_OK, ProjectError
 from composer.pipeline import FileCache
-from composer.writer import check_target, write_atomic
+from composer.writer import check_target, write_all
+
+if TYPE_CHECKING:
+    from composer.cli import Reporter
 
 
 @dataclass
@@ -31,6 +34,8 @@ class MergeOptions:
     tag: str | None = None
     output: Path | None = None
     force: bool = False
+    interpolate: bool = False
+    reporter: Reporter | None = None
 
     @classmethod
     def from_cli(cls, opts: Mapping[str, Any], **extra: Any) -> MergeOptions:
@@ -49,9 +54,25 @@ class MergeOptions:
         )
 
 
-def _warn(problems: Sequence[Problem]) -> None:
-    for problem in problems:
-        click.echo("warning: " + problem.render(), err=True)
+def _reporter(opts: MergeOptions) -> Reporter:
+    if opts.reporter is None:
+        from composer.cli import Reporter
+
+        opts.reporter = Reporter()
+    return opts.reporter
+
+
+class _ReadingCache(FileCache):
+    """A file cache that remembers every compose file read (base, overlays, extends, include),
+    so that no output can replace one of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[Path] = set()
+
+    def load(self, path: Path) -> Any:
+        self.read.add(Path(os.path.abspath(path)))
+        return super().load(path)
 
 
 def _compose_files(opts: MergeOptions) -> list[Path]:
@@ -64,7 +85,7 @@ def _compose_files(opts: MergeOptions) -> list[Path]:
     return []
 
 
-def _file_results(opts: MergeOptions) -> MergeResult:
+def _file_results(opts: MergeOptions, cache: FileCache | None = None) -> MergeResult:
     from composer.inject import set_overlay
     from composer.yamlio import mark_origin
 
@@ -83,7 +104,15 @@ def _file_results(opts: MergeOptions) -> MergeResult:
         environ=dict(os.environ),
         project_directory=opts.project_directory,
         overlays=overlays,
+        interpolate=opts.interpolate,
+        cache=cache,
     )
+
+
+def _file_inputs(opts: MergeOptions, cache: _ReadingCache) -> set[Path]:
+    files = _compose_files(opts)
+    folder = opts.project_directory or (files[0].parent if files else Path.cwd())
+    return {*cache.read, *files, *opts.env_files, folder / ".env"}
 
 
 def _project(opts: MergeOptions) -> Any:
@@ -93,48 +122,62 @@ def _project(opts: MergeOptions) -> Any:
     return load_project(path)
 
 
-def _env_results(opts: MergeOptions) -> list[tuple[Path, MergeResult]]:
+def _env_results(
+    opts: MergeOptions, cache: _ReadingCache | None = None
+) -> tuple[list[tuple[Path, MergeResult]], set[Path]]:
+    """Each environment's output path and result, and every file they were made from."""
     from composer.stacks import StackRequest, render_stack
 
     project = _project(opts)
     names = list(project.environments) if opts.all_envs else opts.envs
-    cache = FileCache()
+    cache = cache or _ReadingCache()
     results = []
+    inputs = {project.path, *project.env_files, project.root / ".env"}
     for name in names:
         env = project.environment(name)
-        req = StackRequest(project, env, sets=opts.sets, tag=opts.tag, profiles=opts.profiles)
+        inputs.update(env.env_files)
+        req = StackRequest(
+            project,
+            env,
+            sets=opts.sets,
+            tag=opts.tag,
+            profiles=opts.profiles,
+            interpolate=opts.interpolate,
+        )
         results.append((env.output, render_stack(req, cache)))
-    return results
+    return results, inputs | cache.read
 
 
 def merge_command(opts: MergeOptions) -> int:
+    """Render everything first, then write all files or none (never half a stack)."""
+    report = _reporter(opts)
     if opts.files or (not opts.envs and not opts.all_envs):
         if not _compose_files(opts):
             if opts.project_file or Path("composer.yml").exists():
                 raise ProjectError("say which environment: --env ENV or --all (or -f FILE)")
             raise ProjectError("no input: give -f FILE, --env ENV or --all, or set COMPOSE_FILE")
-        result = _file_results(opts)
-        _warn(result.warnings)
+        cache = _ReadingCache()
+        result = _file_results(opts, cache)
+        report.report(result.warnings)
         if opts.output in (None, Path("-")):
             sys.stdout.write(result.text)
             return EXIT_OK
         assert opts.output is not None
-        check_target(opts.output, result.merged.sources, force=opts.force)
-        write_atomic(opts.output, result.text)
+        check_target(opts.output, _file_inputs(opts, cache), force=opts.force)
+        write_all([(opts.output, result.text)])
         return EXIT_OK
-    results = _env_results(opts)
+    results, inputs = _env_results(opts)
+    pending: list[tuple[Path, str]] = []
     for output, result in results:
-        _warn(result.warnings)
+        report.report(result.warnings)
         target = opts.output if opts.output is not None else output
         if target == Path("-"):
             sys.stdout.write(result.text)
             continue
-        check_target(target, result.merged.sources, force=opts.force)
-    for output, result in results:
-        target = opts.output if opts.output is not None else output
-        if target != Path("-"):
-            changed = write_atomic(target, result.text)
-            click.echo(f"{'wrote' if changed else 'unchanged'} {_shown(target)}", err=True)
+        check_target(target, inputs, force=opts.force)
+        pending.append((target, result.text))
+    for (target, _), changed in zip(pending, write_all(pending), strict=True):
+        report.note(f"{'wrote' if changed else 'unchanged'} {_shown(target)}")
     return EXIT_OK
 
 
@@ -146,13 +189,14 @@ def _shown(path: Path) -> str:
 
 
 def validate_command(opts: MergeOptions) -> int:
+    report = _reporter(opts)
     if opts.files or (not opts.envs and not opts.all_envs):
         result = _file_results(opts)
-        _warn(result.warnings)
+        report.report(result.warnings)
     else:
-        for _, result in _env_results(opts):
-            _warn(result.warnings)
-    click.echo("valid", err=True)
+        for _, result in _env_results(opts)[0]:
+            report.report(result.warnings)
+    report.note("valid")
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,17 @@ class ComposerError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(p.render() for p in self.problems)
+
+    def redact(self, scrub: Callable[[str], str]) -> None:
+        """Rewrite every message in place (e.g. to hide secret values it quotes)."""
+        self.message = scrub(self.message)
+        self.where = scrub(self.where)
+        if self._problems:
+            self._problems = [
+                Problem(scrub(p.message), p.location, scrub(p.where), p.severity)
+                for p in self._problems
+            ]
+        self.args = (self.message,)
 
 
 class InputError(ComposerError):

@@ -1,7 +1,8 @@
-"""Round-trip YAML in and out: comments, quoting and key order survive; bad YAML becomes a located error."""
+"""Round-trip YAML: comments, quoting and key order survive; bad YAML is a located error."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -11,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
 from composer.errors import Location, YamlError
 
-# Larger Compose files do not exist in practice; refusing keeps time and memory bounded.
-MAX_FILE_BYTES = int(os.environ.get("COMPOSER_MAX_FILE_BYTES", str(16 * 1024 * 1024)))
+# Larger Compose files do not exist in practice (a thousand services take about 1 MiB), and a
+# round-trip parse costs about ten seconds and 150 MiB per MiB: refusing keeps both bounded.
+MAX_FILE_BYTES = int(os.environ.get("COMPOSER_MAX_FILE_BYTES", str(4 * 1024 * 1024)))
 # Nodes a document may expand to once aliases are followed (billion-laughs guard).
 MAX_EXPANDED_NODES = int(os.environ.get("COMPOSER_MAX_EXPANDED_NODES", "2000000"))
 
@@ -99,10 +102,17 @@ def load_text(text: str, path: Path) -> YamlFile:
         raw_docs = list(yaml.load_all(text))
     except MarkedYAMLError as exc:
         raise _located(exc, path) from None
+    except ReaderError as exc:
+        raise _unreadable(exc, text, path) from None
     except YAMLError as exc:  # pragma: no cover - ruamel raises marked errors for text input
-        raise YamlError(str(exc), Location(path)) from None
+        raise YamlError(str(exc).split("\n")[0], Location(path)) from None
     except RecursionError:
         raise YamlError("nesting too deep", Location(path)) from None
+    except (ValueError, OverflowError):  # a scalar Python cannot convert, e.g. 5000 digits
+        raise YamlError(
+            "a number is too long to read; quote it if it is meant as text",
+            _position(text, path, _LONG_NUMBER.search(text)),
+        ) from None
     documents: list[CommentedMap] = []
     head = preamble(text)
     for doc in raw_docs:
@@ -110,18 +120,78 @@ def load_text(text: str, path: Path) -> YamlFile:
             continue  # an empty document changes nothing, as in Compose
         if not isinstance(doc, CommentedMap):
             kind = "a list" if isinstance(doc, list) else "a scalar"
-            line = doc.lc.line + 1 if isinstance(doc, CommentedSeq) else 1
             raise YamlError(
                 f"top-level value must be a mapping (services:, volumes:, ...), not {kind}",
-                Location(path, line, 1),
+                _document_location(text, path, len(documents)),
             )
         check_expansion(doc, path)
+        untag_keys(doc, path)
         normalize(doc)
         if head and not documents:
             setattr(doc, PRE_ATTR, head)
         mark_origin(doc, path)
         documents.append(doc)
     return YamlFile(path=path, text=text, documents=documents, style=guess_style(text))
+
+
+_LONG_NUMBER = re.compile(r"[-+]?[0-9_]{4000,}")
+
+
+def _position(text: str, path: Path, match: re.Match[str] | None) -> Location:
+    if match is None:
+        return Location(path)
+    start = match.start()
+    line = text.count("\n", 0, start) + 1
+    return Location(path, line, start - (text.rfind("\n", 0, start) + 1) + 1)
+
+
+def _unreadable(exc: ReaderError, text: str, path: Path) -> YamlError:
+    """A character YAML does not allow (NUL, other control characters), with its position."""
+    char = exc.character
+    shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+    position = exc.position if isinstance(exc.position, int) else -1
+    line = text.count("\n", 0, position) + 1 if position >= 0 else 0
+    column = position - (text.rfind("\n", 0, position) + 1) + 1 if position >= 0 else 0
+    return YamlError(
+        f"control character {shown} is not allowed in YAML; remove it or write it escaped "
+        "in a double-quoted string",
+        Location(path, line, column),
+    )
+
+
+def _document_location(text: str, path: Path, index: int) -> Location:
+    """Where the index-th non-empty document starts (found again only on this error path)."""
+    try:
+        nodes = [n for n in new_yaml().compose_all(text) if n is not None]
+        mark = nodes[index].start_mark
+    except (YAMLError, IndexError, RecursionError):
+        return Location(path, 1, 1)
+    return Location(path, mark.line + 1, mark.column + 1)
+
+
+def untag_keys(doc: Any, path: Path) -> None:
+    """Drop tags on mapping keys (`!reset web:`): Compose ignores them and merges the key as is."""
+    for container in iter_containers(doc):
+        if not isinstance(container, CommentedMap):
+            continue
+        tagged = [k for k in container if isinstance(k, TaggedScalar)]
+        for key in tagged:
+            plain = key.value
+            if plain in container:
+                line = container.lc.key(key)[0] + 1 if key in container.lc.data else 0
+                raise YamlError(
+                    f'found duplicate key "{plain}" (each key may appear once)',
+                    Location(path, line, 1),
+                )
+            position = list(container).index(key)
+            comment = container.ca.items.pop(key, None)
+            lc = container.lc.data.pop(key, None)
+            value = container.pop(key)
+            container.insert(position, plain, value)
+            if comment is not None:
+                container.ca.items[plain] = comment
+            if lc is not None:
+                container.lc.data[plain] = lc
 
 
 def _located(exc: MarkedYAMLError, path: Path) -> YamlError:
@@ -188,10 +258,8 @@ def mark_origin(doc: Any, path: Path) -> None:
     """Remember which file each container came from, for error locations after merging."""
     for container in iter_containers(doc):
         if getattr(container, ORIGIN_ATTR, None) is None:
-            try:
+            with contextlib.suppress(AttributeError):  # plain dict/list have no attributes
                 setattr(container, ORIGIN_ATTR, path)
-            except AttributeError:  # plain dict/list have no attributes
-                pass
 
 
 _KEY_RE = re.compile(r"^( *)[^\s#-][^:]*:(\s|$)")

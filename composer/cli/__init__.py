@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -15,26 +17,64 @@ from composer.errors import ComposerError, Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 BUG_EXIT = 3
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a writer killed by SIGPIPE
 
 
-def _report(problems: Sequence[Problem], fmt: str) -> None:
-    if fmt == "json":
-        click.echo(json.dumps({"problems": [p.as_dict() for p in problems]}, indent=2), err=True)
-        return
-    for problem in problems:
+class Reporter:
+    """Every problem and note of one command, shown as text or as one JSON document on stderr.
+
+    Text goes out as it happens (`PATH:LINE:COL: where: what`, warnings prefixed); JSON is
+    collected and written once at the end with the exit code, so tools read a single document.
+    """
+
+    def __init__(self, fmt: str = "text") -> None:
+        self.fmt = fmt
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+
+    def report(self, problems: Sequence[Problem]) -> None:
+        for problem in problems:
+            self._add(problem)
+
+    def note(self, text: str) -> None:
+        if self.fmt == "json":
+            self.notes.append(text)
+        else:
+            click.echo(text, err=True)
+
+    def _add(self, problem: Problem) -> None:
+        if self.fmt == "json":
+            self.problems.append(problem)
+            return
         prefix = "warning: " if problem.severity != "error" else ""
         click.echo(prefix + problem.render(), err=True)
 
+    def finish(self, code: int) -> None:
+        if self.fmt != "json":
+            return
+        data = {
+            "exit_code": code,
+            "problems": [p.as_dict() for p in self.problems],
+            "notes": self.notes,
+        }
+        click.echo(json.dumps(data, indent=2), err=True)
 
-def run(fn: Callable[[], int], fmt: str = "text") -> None:
+
+def run(fn: Callable[[], int], fmt: str = "text", reporter: Reporter | None = None) -> None:
     """Run a command body; map composer errors to exit codes, real bugs to a report request."""
+    reporter = reporter or Reporter(fmt)
     try:
         code = fn()
+        sys.stdout.flush()
     except ComposerError as exc:
-        _report(exc.problems, fmt)
+        reporter.report(exc.problems)
+        reporter.finish(exc.exit_code)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `composer merge ... | head`: the reader left, nothing is wrong
+        _quiet_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
     except Exception:  # a bug in composer, not in the input
         traceback.print_exc()
         click.echo(
@@ -42,7 +82,16 @@ def run(fn: Callable[[], int], fmt: str = "text") -> None:
             err=True,
         )
         sys.exit(BUG_EXIT)
+    reporter.finish(code)
     sys.exit(code)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def input_options(fn: F) -> F:
@@ -82,11 +131,18 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Where to write ('-' for stdout). Default: the environment's output, or stdout.")
 @click.option("--force", is_flag=True, help="Overwrite an output composer did not generate.")
-def merge(output: Path | None, force: bool, fmt: str, **opts: Any) -> None:
+@click.option("--interpolate", is_flag=True,
+              help="Write ${VAR} references as their values (default: keep them). Values of "
+                   "secret-looking variables then end up in the file, with a warning.")
+def merge(output: Path | None, force: bool, interpolate: bool, fmt: str, **opts: Any) -> None:
     """Merge the files (or each environment) and write the result."""
     from composer.commands import MergeOptions, merge_command
 
-    run(lambda: merge_command(MergeOptions.from_cli(opts, output=output, force=force)), fmt)
+    reporter = Reporter(fmt)
+    options = MergeOptions.from_cli(
+        opts, output=output, force=force, interpolate=interpolate, reporter=reporter
+    )
+    run(lambda: merge_command(options), reporter=reporter)
 
 
 @main.command()
@@ -95,7 +151,8 @@ def validate(fmt: str, **opts: Any) -> None:
     """Merge and validate only; exit 1 when the result is not valid Compose."""
     from composer.commands import MergeOptions, validate_command
 
-    run(lambda: validate_command(MergeOptions.from_cli(opts)), fmt)
+    reporter = Reporter(fmt)
+    run(lambda: validate_command(MergeOptions.from_cli(opts, reporter=reporter)), reporter=reporter)
 
 
 @main.command()
