@@ -57,13 +57,13 @@ class Includer:
                     raise MergeError(f"include cycle: {names}", loc, where)
             try:
                 model, sub_env = self.load_project(files, project_dir, env_files, self.env, chain)
-            except MergeError:
-                raise
             except ComposerError as exc:
-                if exc.location.path is None:
-                    raise MergeError(
-                        f"cannot include {files[0]}: {exc.message}", loc, where
-                    ) from exc
+                unplaced = exc.location.path is None or (
+                    exc.location.path in files and not exc.location.line
+                )
+                if unplaced:
+                    shown = exc.location.path or files[0]
+                    raise MergeError(f"cannot include {shown}: {exc.message}", loc, where) from exc
                 raise
             prefix = relative_prefix(os.path.relpath(project_dir, self.project_dir), ".")
             model = Rebaser(prefix, default_context=True).document(model) if prefix else model

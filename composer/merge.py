@@ -103,6 +103,7 @@ class Merger:
         for index, item in enumerate(over):
             result.append(item)
             _carry_item_comment(over, index, result, len(result) - 1)
+            set_key_origin(result, len(result) - 1, over, index)
         kind = unique_for(path)
         if kind is not None:
             return self.dedupe(result, kind, path)
@@ -119,10 +120,12 @@ class Merger:
                 slot = keys[key]
                 out[slot] = item
                 combine_comment(out, slot, seq, index, out, slot, eol=0)
+                set_key_origin(out, slot, seq, index)
                 changed = True
                 continue
             out.append(item)
             _carry_item_comment(seq, index, out, len(out) - 1)
+            set_key_origin(out, len(out) - 1, seq, index)
             if key is not None:
                 keys[key] = len(out) - 1
         return out if changed else seq
@@ -247,6 +250,7 @@ class Merger:
                     present.add(scalar(item))
                     result.append(item)
                     _carry_item_comment(over, index, result, len(result) - 1)
+                    set_key_origin(result, len(result) - 1, over, index)
             return result
         base_map = base if isinstance(base, dict) else _names_to_map(base, default)
         if isinstance(over, dict):

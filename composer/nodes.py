@@ -81,26 +81,28 @@ def new_seq_like(src: Any) -> CommentedSeq:
     return dst
 
 
-def set_key_origin(container: Any, key: Any, source: Any) -> None:
-    """Record that container[key] came from the container `source` (another file, maybe)."""
-    origin = getattr(source, ORIGIN_ATTR, None)
-    if origin is None or origin == getattr(container, ORIGIN_ATTR, None):
-        lc = getattr(source, _LC, None)
-        if lc is None or getattr(container, _LC, None) is None:
-            return
+def set_key_origin(container: Any, key: Any, source: Any, source_key: Any = None) -> None:
+    """Record that container[key] is source[source_key] (of another file, or another index)."""
+    if source is container and (source_key is None or source_key == key):
+        return
     origins = getattr(container, KEY_ORIGINS, None)
     if origins is None:
         origins = {}
-        setattr(container, KEY_ORIGINS, origins)
-    origins[key] = source
+        try:
+            setattr(container, KEY_ORIGINS, origins)
+        except AttributeError:  # plain dict/list: no positions to keep
+            return
+    origins[key] = (source, key if source_key is None else source_key)
 
 
-def key_origin(container: Any, key: Any) -> Any:
-    """The container whose line/column data describes container[key]."""
-    origins = getattr(container, KEY_ORIGINS, None)
-    if origins and key in origins:
-        return origins[key]
-    return container
+def key_origin(container: Any, key: Any) -> tuple[Any, Any]:
+    """The loaded container and key whose line/column data describe container[key]."""
+    for _ in range(64):
+        origins = getattr(container, KEY_ORIGINS, None)
+        if not origins or key not in origins:
+            break
+        container, key = origins[key]
+    return container, key
 
 
 def move_comment(src: Any, src_key: Any, dst: Any, dst_key: Any) -> None:

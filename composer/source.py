@@ -11,7 +11,7 @@ from composer.yamlio import ORIGIN_ATTR
 
 
 def _position(container: Any, key: Any, *, value: bool) -> tuple[Path | None, int, int]:
-    source = key_origin(container, key)
+    source, key = key_origin(container, key)
     path = getattr(source, ORIGIN_ATTR, None)
     lc = getattr(source, "lc", None)
     line = col = 0

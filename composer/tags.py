@@ -16,7 +16,7 @@ from ruamel.yaml.mergevalue import MergeValue
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from composer.errors import Location, MergeError
-from composer.nodes import clone_map, clone_seq, tag_of
+from composer.nodes import clone_map, clone_seq, move_comment, set_key_origin, tag_of
 from composer.source import locate_item
 from composer.yamlio import ORIGIN_ATTR, new_yaml
 
@@ -164,13 +164,16 @@ class _Walker:
             new = self.walk(value, (*path, str(index)), True)
             changed = changed or new is not value
             if new is not _REMOVED:
-                items.append(new)
+                items.append((index, new))
         if not changed:
             return node
         result = clone_seq(node) if isinstance(node, CommentedSeq) else CommentedSeq()
         del result[:]
         result.ca.items.clear()
-        result.extend(items)
+        for index, new in items:
+            result.append(new)
+            move_comment(node, index, result, len(result) - 1)
+            set_key_origin(result, len(result) - 1, node, index)
         return result
 
 
