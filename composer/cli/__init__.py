@@ -162,3 +162,8 @@ def envs(project_file: Path | None) -> None:
     from composer.commands import envs_command
 
     run(lambda: envs_command(project_file))
+
+
+from composer.cli.check import check  # noqa: E402
+
+main.add_command(check)
