@@ -874,6 +874,42 @@ def _service_dependencies(service: dict[str, Any]) -> Iterator[tuple[ModelPath, 
             yield ("volumes_from", i), source.split(":")[0], "refers to"
 
 
+def _check_dependency_cycles(ctx: _Context) -> None:
+    """Compose refuses a stack whose services depend on each other in a circle."""
+    graph: dict[str, list[tuple[ModelPath, str]]] = {}
+    for name, service in ctx.services():
+        graph[str(name)] = [(rel, str(dep)) for rel, dep, _ in _service_dependencies(service)]
+    done: set[str] = set()
+    for root in graph:
+        if root in done:
+            continue
+        path: list[str] = [root]
+        on_path = {root}
+        pending = [iter(graph[root])]
+        while pending:
+            step = next(pending[-1], None)
+            if step is None:
+                finished = path.pop()
+                done.add(finished)
+                on_path.discard(finished)
+                pending.pop()
+                continue
+            dep = step[1]
+            if dep not in graph or dep in done:
+                continue
+            if dep in on_path:
+                cycle = [*path[path.index(dep):], dep]
+                first, second = cycle[0], cycle[1]
+                rel = next(r for r, d in graph[first] if d == second)
+                ctx.report(
+                    ("services", first, *rel), "dependency cycle detected: " + " -> ".join(cycle)
+                )
+                return
+            path.append(dep)
+            on_path.add(dep)
+            pending.append(iter(graph[dep]))
+
+
 def _check_references(ctx: _Context) -> None:
     def names(section: str) -> frozenset[str]:
         return frozenset(str(k) for k in ctx.section(section))
@@ -1081,6 +1117,7 @@ def collect_findings(
         ctx.report((), "empty compose file")
     _check_resources(ctx)
     _check_references(ctx)
+    _check_dependency_cycles(ctx)
     for name, service in ctx.services():
         key = keys.get(name) if keys is not None else canonical_key(service)
         for rel, message, severity in service_findings(service, key):

@@ -30,6 +30,26 @@ def checks_of(tmp_path: Path, text: str) -> list[Problem]:
 # (compose file, where, message) for each rule, the reported line marked `# <-`; the binary
 # refuses every one of them.
 ERROR_CASES = {
+    "depends-on-itself": ("""
+        services:
+          web:
+            image: nginx
+            depends_on: [web]  # <-
+        """, "services.web.depends_on[0]", "dependency cycle detected: web -> web"),
+    "depends-on-cycle-through-links": ("""
+        services:
+          a:
+            image: nginx
+            depends_on:
+              b:  # <-
+                condition: service_started
+          b:
+            image: nginx
+            links: [c]
+          c:
+            image: nginx
+            network_mode: service:a
+        """, "services.a.depends_on.b", "dependency cycle detected: a -> b -> c -> a"),
     "external-volume-with-driver": ("""
         services: {web: {image: nginx}}
         volumes:
