@@ -133,7 +133,8 @@ def combine_comment(
         drop_comment(dst, dst_key)
         return
     slot: list[Any] = [None, None, None, None]
-    pre = [*(b[1] or [] if b else []), *(o[1] or [] if o else [])]
+    over_pre = _trim_blank(o[1] or []) if o else []
+    pre = [*(b[1] or [] if b else []), *over_pre] if b else list(o[1] or []) if o else []
     slot[1] = pre or None
     o_eol = eol if over_eol is None else over_eol
     slot[eol] = (o[o_eol] if o and o[o_eol] is not None else None) or (b[eol] if b else None)
@@ -143,6 +144,16 @@ def combine_comment(
         drop_comment(dst, dst_key)
         return
     dst.ca.items[dst_key] = slot
+
+
+def _trim_blank(tokens: list[Any]) -> list[Any]:
+    """An overlay's blank lines around its comments are its own layout, not content."""
+    start, end = 0, len(tokens)
+    while start < end and not tokens[start].value.strip():
+        start += 1
+    while end > start and not tokens[end - 1].value.strip():
+        end -= 1
+    return tokens[start:end]
 
 
 def _slot(container: Any, key: Any) -> list[Any] | None:
