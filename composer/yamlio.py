@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import StringIO
@@ -13,7 +14,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
 from ruamel.yaml.reader import ReaderError
 
 from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
@@ -99,7 +100,12 @@ def load_file(path: Path) -> YamlFile:
 def load_text(text: str, path: Path) -> YamlFile:
     yaml = new_yaml()
     try:
-        raw_docs = list(yaml.load_all(text))
+        with warnings.catch_warnings():
+            # A redefined anchor is valid YAML (the later one counts, in Compose too), and
+            # ruamel's other notes are not the user's problem: none reaches stderr.
+            warnings.simplefilter("ignore", YAMLWarning)
+            warnings.simplefilter("ignore", YAMLFutureWarning)
+            raw_docs = list(yaml.load_all(text))
     except MarkedYAMLError as exc:
         raise _located(exc, path) from None
     except ReaderError as exc:
@@ -162,7 +168,9 @@ def _unreadable(exc: ReaderError, text: str, path: Path) -> YamlError:
 def _document_location(text: str, path: Path, index: int) -> Location:
     """Where the index-th non-empty document starts (found again only on this error path)."""
     try:
-        nodes = [n for n in new_yaml().compose_all(text) if n is not None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", YAMLWarning)
+            nodes = [n for n in new_yaml().compose_all(text) if n is not None]
         mark = nodes[index].start_mark
     except (YAMLError, IndexError, RecursionError):
         return Location(path, 1, 1)

@@ -846,3 +846,13 @@ def test_a_closed_stdout_is_not_a_crash(project: Path) -> None:
     assert "Traceback" not in stderr
     assert "internal error" not in stderr
     assert rc != 0
+
+
+def test_a_redefined_anchor_is_valid_yaml(cli: CliRunner, tmp_path: Path) -> None:
+    """YAML lets an anchor be defined again (the later one counts, in Compose too): no noise."""
+    write(tmp_path, {"compose.yml": "x-a: &common {restart: always}\nx-b: &common {restart: "
+                                    "\"no\"}\nservices:\n  web:\n    image: nginx\n"
+                                    "    <<: *common\n"})
+    result = cli("merge", "-f", "compose.yml", "-o", "out.yml", cwd=tmp_path)
+    assert result.rc == 0
+    assert result.stderr == ""
