@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import os
 import posixpath
 import re
 import struct
@@ -1028,6 +1029,7 @@ def _check_build_target(ctx: _Context, name: str, service: dict[str, Any]) -> No
             return
         context_dir = ctx.project_dir / context_dir
     path = Path(dockerfile) if Path(dockerfile).is_absolute() else context_dir / dockerfile
+    path = Path(os.path.normpath(path))  # `deploy/../app`: deploy/ may not exist yet
     if path not in ctx.stages:  # services often share a Dockerfile
         try:
             ctx.stages[path] = dockerfile_stages(path.read_text(encoding="utf-8", errors="replace"))
@@ -1040,6 +1042,26 @@ def _check_build_target(ctx: _Context, name: str, service: dict[str, Any]) -> No
         known = f"stages: {', '.join(stages)}" if stages else "it has no named stages"
         ctx.report(("services", name, "build", "target"),
                    f'target stage "{target}" not found in {path.name} ({known})')
+
+
+def _check_service_files(ctx: _Context, name: str, service: dict[str, Any]) -> None:
+    """Compose reads env_file and label_file when loading, so a missing one fails `config`."""
+    if ctx.project_dir is None:
+        return
+    for key, what in (("env_file", "env file"), ("label_file", "label file")):
+        value = service.get(key)
+        entries = [(None, value)] if isinstance(value, str) else list(enumerate(_list(value)))
+        for index, entry in entries:
+            path, required = entry, True
+            if isinstance(entry, dict):
+                path, required = entry.get("path"), entry.get("required", True) is not False
+            if not isinstance(path, str) or not path or not required:
+                continue
+            full = Path(os.path.normpath(ctx.project_dir / Path(path).expanduser()))
+            if not full.exists():
+                where: ModelPath = ("services", name, key)
+                ctx.report(where if index is None else (*where, index),
+                           f"{what} {path} not found")
 
 
 # --------------------------------------------------------------------------- host ports
@@ -1123,6 +1145,7 @@ def collect_findings(
         for rel, message, severity in service_findings(service, key):
             ctx.report(("services", name, *rel), message, severity)
         _check_build_target(ctx, name, service)
+        _check_service_files(ctx, name, service)
     _check_host_ports(ctx)
     return ctx.findings
 
