@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +39,8 @@ class MergeResult:
 def validate(merged: Merged, doc: CommentedMap, base_dir: Path | None = None) -> list[Problem]:
     """Problems of the merged model (schema and Compose's own checks), each located in a source.
 
-    `base_dir` is the folder the document's relative paths are relative to (where it is written).
+    `base_dir` is the folder the document's relative paths are relative to (where it is written;
+    the project folder when it is not written anywhere).
     """
     from composer.checks import check_model
     from composer.interpolate import interpolate_tree
@@ -49,11 +49,10 @@ def validate(merged: Merged, doc: CommentedMap, base_dir: Path | None = None) ->
     model, warnings = interpolate_tree(doc, merged.env, locate=lambda p: locate(doc, p))
     if not isinstance(model, dict):
         model = {}
-    problems = list(warnings)
-    problems += validate_model(model, lambda p: locate(doc, p), project_dir=merged.project_dir)
-    problems += check_model(model, lambda p: locate(doc, p), project_dir=merged.project_dir)
     base = base_dir or merged.project_dir
-    problems += build_target_problems(model, lambda p: locate(doc, p), base)
+    problems = list(warnings)
+    problems += validate_model(model, lambda p: locate(doc, p), project_dir=base)
+    problems += check_model(model, lambda p: locate(doc, p), project_dir=base)
     return problems
 
 
@@ -327,64 +326,3 @@ def _entry_name(root: Any, path: ModelPath) -> str | None:
             return None
     match = _ENTRY.match(node) if isinstance(node, str) else None
     return match.group(1) if match else None
-
-
-# --------------------------------------------------------------------------- build targets
-
-
-_STAGE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*\S+\s+AS\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
-
-
-def build_target_problems(
-    model: Mapping[str, Any], where: Callable[[ModelPath], Location], base_dir: Path
-) -> list[Problem]:
-    """`build.target` must name a stage of the Dockerfile, when that Dockerfile is at hand.
-
-    Compose only finds out at build time; remote contexts, inline Dockerfiles and files that
-    are not there are left alone.
-    """
-    from composer.interpolate import dotted
-
-    problems: list[Problem] = []
-    services = model.get("services")
-    if not isinstance(services, Mapping):
-        return problems
-    for name, service in services.items():
-        build = service.get("build") if isinstance(service, Mapping) else None
-        if not isinstance(build, Mapping) or not isinstance(build.get("target"), str):
-            continue
-        stages = _dockerfile_stages(build, base_dir)
-        target = build["target"]
-        if stages is None or target.lower() in stages:
-            continue
-        path: ModelPath = ("services", str(name), "build", "target")
-        known = ", ".join(sorted(stages)) or "none (no FROM ... AS name)"
-        problems.append(
-            Problem(
-                f'stage "{target}" is not in the Dockerfile; its stages: {known}',
-                where(path),
-                dotted(path),
-            )
-        )
-    return problems
-
-
-def _dockerfile_stages(build: Mapping[str, Any], base_dir: Path) -> set[str] | None:
-    context = build.get("context", ".")
-    dockerfile = build.get("dockerfile", "Dockerfile")
-    if (
-        "dockerfile_inline" in build
-        or not isinstance(context, str)
-        or not isinstance(dockerfile, str)
-        or "://" in context
-        or context.startswith("git@")
-    ):
-        return None
-    path = Path(os.path.normpath(base_dir / context / dockerfile))  # the base may not exist yet
-    try:
-        if not path.is_file() or path.stat().st_size > 1024 * 1024:
-            return None
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    return {match.lower() for match in _STAGE.findall(text)}
