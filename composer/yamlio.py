@@ -14,7 +14,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, TaggedScalar
+from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.reader import ReaderError
 
 from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
@@ -23,6 +25,8 @@ from composer.errors import Location, YamlError
 # Larger Compose files do not exist in practice (a thousand services take about 1 MiB), and a
 # round-trip parse costs about ten seconds and 150 MiB per MiB: refusing keeps both bounded.
 MAX_FILE_BYTES = int(os.environ.get("COMPOSER_MAX_FILE_BYTES", str(4 * 1024 * 1024)))
+# Compose files nest a few levels; far deeper input would only exhaust Python's stack later.
+MAX_DEPTH = 100
 # Nodes a document may expand to once aliases are followed (billion-laughs guard).
 MAX_EXPANDED_NODES = int(os.environ.get("COMPOSER_MAX_EXPANDED_NODES", "2000000"))
 
@@ -48,9 +52,38 @@ class YamlFile:
     style: Style = field(default_factory=Style)
 
 
+class _Composer(Composer):
+    """ruamel's node composer, refusing an alias inside the node it names.
+
+    ruamel would construct such a cycle as a null (or fail on `<<: *self`); Compose calls it a
+    cycle, and so does composer, at the alias.
+    """
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self._open: list[Any] = []
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.parser.check_event(AliasEvent):
+            event = self.parser.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None and any(node is target for node in (*self._open, parent)):
+                raise ComposerError(
+                    None, None, "an alias refers to a node that contains it (a cycle)",
+                    event.start_mark,
+                )
+        self._open.append(parent)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.pop()
+
+
 def new_yaml(style: Style | None = None) -> YAML:
     """A fresh round-trip YAML instance: ruamel instances carry state between calls."""
     yaml = YAML(typ="rt")
+    yaml.Composer = _Composer
+    yaml.max_depth = MAX_DEPTH
     yaml.preserve_quotes = True
     yaml.width = 1 << 16  # never re-wrap long lines
     yaml.allow_duplicate_keys = False
@@ -208,6 +241,8 @@ def _located(exc: MarkedYAMLError, path: Path) -> YamlError:
     if "\t" in problem or "'\\t'" in problem:
         problem = "tab character used for indentation; indent with spaces"
     problem = problem.split("\n")[0]
+    if problem.startswith("maximum depth"):
+        problem = f"nested more than {MAX_DEPTH} levels deep"
     if "duplicate key" in problem:
         problem = re.sub(r' with value ".*', "", problem) + " (each key may appear once)"
     loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
@@ -215,8 +250,9 @@ def _located(exc: MarkedYAMLError, path: Path) -> YamlError:
 
 
 def check_expansion(doc: Any, path: Path) -> None:
-    """Refuse documents whose aliases expand to an absurd size, without expanding them."""
+    """Refuse documents whose aliases expand to an absurd size or loop, without expanding them."""
     sizes: dict[int, int] = {}
+    active: set[int] = set()
 
     def size(node: Any) -> int:
         if not isinstance(node, (dict, list)):
@@ -224,8 +260,14 @@ def check_expansion(doc: Any, path: Path) -> None:
         key = id(node)
         if key in sizes:
             return sizes[key]
-        sizes[key] = 1  # cycles count once
+        if key in active:
+            raise YamlError(
+                "an alias refers to a node that contains it (a cycle)",
+                Location(path, _line(node), 1),
+            )
+        active.add(key)
         total = 1 + sum(size(v) for v in (node.values() if isinstance(node, dict) else node))
+        active.discard(key)
         sizes[key] = total
         if total > MAX_EXPANDED_NODES:
             raise YamlError(
