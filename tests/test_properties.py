@@ -29,12 +29,12 @@ from composer.yamlio import dump, load_text
 PROJECT = "props"
 EXAMPLES = 200
 ORACLE_EXAMPLES = 30
-COMMON = {
-    "deadline": None,
-    "derandomize": True,
-    "database": None,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-}
+COMMON = settings(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 _folders = itertools.count()
 
 # --- generated stacks -------------------------------------------------------------------------
@@ -388,7 +388,7 @@ def body_lines(text: str) -> list[str]:
 # --- (a), (b), (c): an empty overlay -----------------------------------------------------------
 
 
-@settings(max_examples=EXAMPLES, **COMMON)
+@settings(COMMON, max_examples=EXAMPLES)
 @given(base=base_stack(), over=EMPTY_OVERLAYS)
 def test_empty_overlay_changes_nothing(
     base: str, over: str, tmp_path_factory: pytest.TempPathFactory
@@ -410,7 +410,7 @@ def test_empty_overlay_changes_nothing(
 # --- (d): Compose agrees --------------------------------------------------------------------------
 
 
-@settings(max_examples=ORACLE_EXAMPLES, **COMMON)
+@settings(COMMON, max_examples=ORACLE_EXAMPLES)
 @given(pair=stack_pair())
 def test_compose_reads_the_merged_file_as_the_pair(
     pair: tuple[str, str], oracle: Oracle, tmp_path_factory: pytest.TempPathFactory
@@ -438,7 +438,7 @@ def test_compose_reads_the_merged_file_as_the_pair(
 # --- (e): inputs are never changed ----------------------------------------------------------------
 
 
-@settings(max_examples=EXAMPLES, **COMMON)
+@settings(COMMON, max_examples=EXAMPLES)
 @given(pair=stack_pair())
 def test_merge_never_changes_its_inputs(
     pair: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
@@ -488,7 +488,7 @@ def test_generated_stacks_are_varied() -> None:
     """The generator reaches every field, key=value lists and long syntax: no dead strategy."""
     seen: set[str] = set()
 
-    @settings(max_examples=100, **COMMON)
+    @settings(COMMON, max_examples=100)
     @given(base=base_stack())
     def collect(base: str) -> None:
         for line in base.splitlines():
