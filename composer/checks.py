@@ -1120,6 +1120,28 @@ def _check_host_ports(ctx: _Context) -> None:
                 break
 
 
+def _check_container_names(ctx: _Context) -> None:
+    """Two services that can run together cannot share a container name.
+
+    Compose checks the active services only; here two services clash when both are always
+    active (no profiles) or share a profile, so alternatives (`profiles: [cpu]` against
+    `profiles: [gpu]`) may keep one name, as real projects do.
+    """
+    seen: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    for name, service in ctx.services():
+        container = service.get("container_name")
+        if not isinstance(container, str) or not container:
+            continue
+        profiles = frozenset(str(p) for p in _list(service.get("profiles")))
+        for other, other_profiles in seen.get(container, []):
+            if not profiles or not other_profiles or profiles & other_profiles:
+                ctx.report(("services", name, "container_name"),
+                           f'container name "{container}" is already in use by '
+                           f'{ctx.where_is(("services", other, "container_name"))}')
+                break
+        seen.setdefault(container, []).append((name, profiles))
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -1147,6 +1169,7 @@ def collect_findings(
         _check_build_target(ctx, name, service)
         _check_service_files(ctx, name, service)
     _check_host_ports(ctx)
+    _check_container_names(ctx)
     return ctx.findings
 
 
