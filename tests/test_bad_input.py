@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -862,3 +863,77 @@ def test_a_redefined_anchor_is_valid_yaml(cli: CliRunner, tmp_path: Path) -> Non
     result = cli("merge", "-f", "compose.yml", "-o", "out.yml", cwd=tmp_path)
     assert result.rc == 0
     assert result.stderr == ""
+
+
+# --------------------------------------------------------------------------- the writer
+
+
+def test_the_temporary_file_is_made_beside_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same folder, same filesystem: the final rename is atomic wherever the output goes."""
+    from composer import writer
+
+    renames: list[tuple[Path, Path]] = []
+    real_replace = os.replace
+
+    def spy(src: str, dst: str | os.PathLike[str]) -> None:
+        renames.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(writer.os, "replace", spy)
+    shm = Path("/dev/shm")
+    folders = [tmp_path / "out"]
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        folders.append(Path(tempfile.mkdtemp(dir=shm)))
+    try:
+        for folder in folders:
+            target = folder / "compose.yml"
+            writer.write_all([(target, "services: {}\n")])
+            src, dst = renames[-1]
+            assert src.parent == dst.parent == target.parent
+            assert os.stat(src.parent).st_dev == os.stat(target).st_dev
+            assert sorted(p.name for p in folder.iterdir()) == ["compose.yml"]
+    finally:
+        for folder in folders[1:]:
+            shutil.rmtree(folder)
+
+
+def test_a_failed_rename_puts_every_file_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of three renames fails: the first file gets its old bytes back, no new file
+    stays, no temporary file is left."""
+    from composer import writer
+    from composer.errors import OutputError
+
+    old = tmp_path / "a.yml"
+    old.write_text("old a\n")
+    targets = [old, tmp_path / "new/b.yml", tmp_path / "c.yml"]
+    real_replace = os.replace
+    calls = 0
+
+    def failing(src: str, dst: str | os.PathLike[str]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(writer.os, "replace", failing)
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputError) as info:
+        writer.write_all([(t, f"new {t.name}\n") for t in targets])
+    assert "No space left" in info.value.message
+    assert info.value.location.path == targets[1]
+    assert snapshot(tmp_path) == before
+
+
+def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
+    from composer import writer
+
+    target = tmp_path / "compose.yml"
+    assert writer.write_all([(target, "x: 1\n")]) == [True]
+    stamp = target.stat().st_mtime_ns
+    assert writer.write_all([(target, "x: 1\n")]) == [False]
+    assert target.stat().st_mtime_ns == stamp
