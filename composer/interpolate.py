@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import re
 import struct
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from composer.errors import InterpolationError, Location, Problem
@@ -469,24 +471,31 @@ class _TreeWalker:
         return InterpolationError(message, self._location(), dotted(tuple(self.path)))
 
     def walk(self, node: object, states: tuple[_Trie, ...]) -> object:
+        kind = type(node)
+        if kind is str:
+            return self._string(node, states)  # type: ignore[arg-type]
+        if kind in _BUILTIN_SCALARS:
+            return node
         if isinstance(node, str):
             return self._string(str(node), states)
         if isinstance(node, Mapping):
             out: dict[object, object] = {}
-            for key, value in node.items():
-                plain_key = _plain_scalar(key)
-                self.path.append(plain_key if isinstance(plain_key, str) else str(plain_key))
-                out[plain_key] = self.walk(
-                    value, _step(states, self.path[-1]) if states else _NO_STATES
-                )
-                self.path.pop()
+            path = self.path
+            for key, value in _mapping_items(node):
+                plain_key = key if type(key) is str else _plain_scalar(key)
+                part = plain_key if isinstance(plain_key, str) else str(plain_key)
+                path.append(part)
+                out[plain_key] = self.walk(value, _step(states, part) if states else _NO_STATES)
+                path.pop()
             return out
         if isinstance(node, (list, tuple)):
             items: list[object] = []
-            for index, value in enumerate(node):
-                self.path.append(index)
+            path = self.path
+            values = list.__iter__(node) if isinstance(node, list) else iter(node)
+            for index, value in enumerate(values):
+                path.append(index)
                 items.append(self.walk(value, _step(states, index) if states else _NO_STATES))
-                self.path.pop()
+                path.pop()
             return items
         return _plain_scalar(node)
 
@@ -509,6 +518,20 @@ class _TreeWalker:
                     self._warn(warning)
                 return value
         return text
+
+
+_BUILTIN_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _mapping_items(node: Mapping[object, object]) -> Iterable[tuple[object, object]]:
+    """A mapping's items; for ruamel's maps straight from the ordered dict underneath.
+
+    CommentedMap.items() looks every key up again through its merge-aware __getitem__;
+    the keys come from the ordered dict itself, so the values it finds are the same.
+    """
+    if isinstance(node, CommentedMap):
+        return OrderedDict.items(node)
+    return node.items()
 
 
 def _plain_scalar(value: object) -> object:
