@@ -17,7 +17,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, TaggedScalar
 from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
-from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.events import AliasEvent, CollectionStartEvent
+from ruamel.yaml.nodes import CollectionNode, MappingNode
 from ruamel.yaml.reader import ReaderError
 
 from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
@@ -54,7 +55,7 @@ class YamlFile:
 
 
 class _Composer(Composer):
-    """ruamel's node composer, refusing an alias inside the node it names.
+    """ruamel's node composer, refusing an alias inside the node it names, and complex keys.
 
     ruamel would construct such a cycle as a null (or fail on `<<: *self`); Compose calls it a
     cycle, and so does composer, at the alias.
@@ -65,6 +66,14 @@ class _Composer(Composer):
         self._open: list[Any] = []
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        if index is None and isinstance(parent, MappingNode):  # a key
+            event = self.parser.peek_event()
+            node = self.anchors.get(event.anchor) if isinstance(event, AliasEvent) else None
+            if isinstance(event, CollectionStartEvent) or isinstance(node, CollectionNode):
+                raise ComposerError(
+                    None, None, "a key must be a name, not a list or a mapping",
+                    event.start_mark,
+                )
         if self.parser.check_event(AliasEvent):
             event = self.parser.peek_event()
             target = self.anchors.get(event.anchor)
