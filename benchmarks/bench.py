@@ -343,7 +343,7 @@ def table(rows: Sequence[Row], compose_version: str, runs: dict[str, int]) -> st
         ratio = row.composer.median / row.compose.median
         shown = f"{ratio:.2f}x"
         if row.case.startswith("drift"):
-            shown += f" ({row.ratio:.1f}x faster)"
+            shown += f" (speed-up {row.ratio:.2f}x)"
         met = "yes" if row.met else "no"
         if row.same is False:
             met += " (outputs differ!)"
