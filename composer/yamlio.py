@@ -23,6 +23,7 @@ from ruamel.yaml.reader import ReaderError
 
 from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
 from composer.errors import Location, YamlError
+from composer.fastyaml import load_documents
 
 # Larger Compose files do not exist in practice (a thousand services take about 1 MiB), and a
 # round-trip parse costs about ten seconds and 150 MiB per MiB: refusing keeps both bounded.
@@ -166,7 +167,8 @@ def load_text(text: str, path: Path) -> YamlFile:
             # ruamel's other notes are not the user's problem: none reaches stderr.
             warnings.simplefilter("ignore", YAMLWarning)
             warnings.simplefilter("ignore", YAMLFutureWarning)
-            raw_docs = list(yaml.load_all(text))
+            fast = load_documents(text, yaml)
+            raw_docs = fast if fast is not None else list(yaml.load_all(text))
     except MarkedYAMLError as exc:
         raise _located(exc, path) from None
     except ReaderError as exc:
@@ -193,7 +195,8 @@ def load_text(text: str, path: Path) -> YamlFile:
             )
         check_expansion(doc, path)
         untag_keys(doc, path)
-        normalize(doc)
+        if fast is None:
+            normalize(doc)  # the fast loader places comments itself
         if head and not documents:
             setattr(doc, PRE_ATTR, head)
         mark_origin(doc, path)
