@@ -195,6 +195,7 @@ def load_text(text: str, path: Path) -> YamlFile:
             )
         check_expansion(doc, path)
         untag_keys(doc, path)
+        refuse_tabbed_blank_lines(doc, path)
         if fast is None:
             normalize(doc)  # the fast loader places comments itself
         if head and not documents:
@@ -239,6 +240,38 @@ def _document_location(text: str, path: Path, index: int) -> Location:
     except (YAMLError, IndexError, RecursionError):
         return Location(path, 1, 1)
     return Location(path, mark.line + 1, mark.column + 1)
+
+
+_TABBED_BLANK = re.compile(r"^[ ]*\t[ \t]*$", re.MULTILINE)
+
+
+def refuse_tabbed_blank_lines(doc: Any, path: Path) -> None:
+    """A blank line holding a tab, which ruamel keeps as comment text and Compose refuses."""
+    for container in iter_containers(doc):
+        ca = getattr(container, "ca", None)
+        if ca is None:
+            continue
+        tokens: list[Any] = []
+        pending: list[Any] = [ca.comment, *ca.items.values()]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, list):
+                pending.extend(item)
+            elif item is not None and isinstance(getattr(item, "value", None), str):
+                tokens.append(item)
+        for token in tokens:
+            match = _TABBED_BLANK.search(token.value)
+            if match is None:
+                continue
+            mark = getattr(token, "start_mark", None)
+            start = mark.line + 1 if mark is not None else 0
+            line = start + token.value.count("\n", 0, match.start()) if start else 0
+            if line and token.value.startswith("\n"):  # the token starts at the end of a line
+                line -= 1
+            raise YamlError(
+                "tab character used for indentation; indent with spaces",
+                Location(path, line, 1),
+            )
 
 
 def untag_keys(doc: Any, path: Path) -> None:

@@ -137,6 +137,7 @@ YAML_CASES = [
     YamlCase("unclosed-quote", b'services:\n  web:\n    image: "nginx\n', 4),
     YamlCase("bad-indentation", b"services:\n  web:\n    image: a\n   restart: always\n", 4),
     YamlCase("tab-indentation", b"services:\n  web:\n\trestart: always\n", 3, "tab"),
+    YamlCase("tab-on-a-blank-line", b'services:\n  web:\n    image: "nginx"\n\t\n', 4, "tab"),
     YamlCase("duplicate-key", b"services:\n  web:\n    restart: always\n    restart: no\n", 4,
              "duplicate key"),
     YamlCase("duplicate-service", b"services:\n  web: {}\n  db: {}\n  web: {}\n", 4,
@@ -598,6 +599,14 @@ def test_output_through_a_hard_link_to_an_input_is_refused(
     os.link(project / "compose.yml", project / "linked.yml")
     before = snapshot(project)
     result = cli("merge", "--env", "prod", "-o", "linked.yml", "--force", cwd=project)
+    assert_refused(result, before, project, rc=EXIT_USAGE, fragment="input")
+
+
+def test_output_through_a_symlink_to_an_input_is_refused(cli: CliRunner, project: Path) -> None:
+    (project / "deploy").mkdir()
+    (project / "deploy/compose.prod.yml").symlink_to(project / "overlays/prod.yml")
+    before = snapshot(project)
+    result = cli("merge", "--env", "prod", "--force", cwd=project)
     assert_refused(result, before, project, rc=EXIT_USAGE, fragment="input")
 
 
