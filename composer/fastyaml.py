@@ -42,6 +42,7 @@ try:  # the C parser is optional: without it, the pure loader serves
 except ImportError:  # pragma: no cover - depends on the installation
     CParser = None
 
+TAGGED_ATTR = "_composer_tagged"  # False on a document known to carry no tag at all
 RAW_ATTR = "_composer_raw"  # {key or index: source text of a plain/quoted scalar value}
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -98,6 +99,7 @@ class _Builder:
         self.scalar_cache: dict[tuple[str, str], Any] = {}
         self.container_entry: dict[int, _Entry] = {}
         self.max_depth = getattr(yaml, "max_depth", None)
+        self.tagged = False  # whether the current document has any `!tag`
         self.merge_lines: set[int] = set()  # `<<:` lines: structure, not comments
 
     # -- scalars ----------------------------------------------------------------------------
@@ -160,6 +162,8 @@ class _Builder:
         doc_start = 0
         self.doc_ranges: list[tuple[Any, int, int]] = []
         for ev in events:
+            if getattr(ev, "tag", None) is not None:
+                self.tagged = True
             if isinstance(ev, ScalarEvent):
                 raw = self.raw(ev)
                 value = self.scalar(ev)
@@ -216,6 +220,9 @@ class _Builder:
                 root = None
                 doc_start = ev.start_mark.line if ev.explicit else 0
             elif isinstance(ev, DocumentEndEvent):
+                if isinstance(root, CommentedMap):
+                    setattr(root, TAGGED_ATTR, self.tagged)
+                    self.tagged = False
                 docs.append(root)
                 self.doc_ranges.append((root, doc_start, len(self.entries)))
             elif isinstance(ev, (StreamStartEvent, StreamEndEvent)):
@@ -388,7 +395,7 @@ def _tag_text(tag: Any) -> str:
     return str(tag.value) if isinstance(tag, Tag) else str(tag)
 
 
-def load_documents(text: str, yaml: Any) -> list[Any] | None:
+def load_documents(text: str, yaml: Any, *, comments: bool = True) -> list[Any] | None:
     """Documents as the round-trip loader would give them (comments placed), or None to fall
     back to the pure loader (no C parser, invalid YAML, or a construct left to it)."""
     if CParser is None or "\t" in text:
@@ -400,7 +407,8 @@ def load_documents(text: str, yaml: Any) -> list[Any] | None:
             events.append(parser.get_event())
         builder = _Builder(text, yaml)
         docs = builder.build(events)
-        builder.attach_comments()
+        if comments:
+            builder.attach_comments()
     except Exception:  # the pure loader gives the precise, located error
         return None
     return docs

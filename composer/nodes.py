@@ -16,6 +16,7 @@ from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 
 from composer.comments import END_ATTR, PRE_ATTR
+from composer.fastyaml import RAW_ATTR
 from composer.yamlio import ORIGIN_ATTR
 
 _LC = "_yaml_line_col"
@@ -37,7 +38,7 @@ def _copy_comments(src: Any, dst: Any) -> None:
 
 def _copy_common(src: Any, dst: Any) -> None:
     _copy_comments(src, dst)
-    for attr in (_LC, _FORMAT, ORIGIN_ATTR, END_ATTR, PRE_ATTR):
+    for attr in (_LC, _FORMAT, ORIGIN_ATTR, END_ATTR, PRE_ATTR, RAW_ATTR):
         if hasattr(src, attr):
             setattr(dst, attr, getattr(src, attr))
     origins = getattr(src, KEY_ORIGINS, None)

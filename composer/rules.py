@@ -8,6 +8,7 @@ sequences are appended.
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 
 
 class Rule(Enum):
@@ -123,12 +124,14 @@ def _match(path: tuple[str, ...], table: dict[int, list[tuple[tuple[str, ...], o
     return None
 
 
+@lru_cache(maxsize=65536)
 def rule_for(path: tuple[str, ...]) -> Rule | None:
     """The special merge rule at path, or None for the default behaviour."""
     found = _match(path, _RULES_BY_LEN)
     return found if isinstance(found, Rule) else None
 
 
+@lru_cache(maxsize=65536)
 def unique_for(path: tuple[str, ...]) -> Unique | None:
     """How the list at path is de-duplicated after a merge, or None when it is not."""
     found = _match(path, _UNIQUE_BY_LEN)

@@ -16,6 +16,7 @@ from ruamel.yaml.mergevalue import MergeValue
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from composer.errors import Location, MergeError
+from composer.fastyaml import TAGGED_ATTR
 from composer.nodes import clone_map, clone_seq, move_comment, set_key_origin, tag_of
 from composer.source import locate_item
 from composer.yamlio import ORIGIN_ATTR, new_yaml
@@ -40,6 +41,8 @@ class Tagged:
 
 def resolve_tags(doc: CommentedMap) -> Tagged:
     out = Tagged(doc)
+    if getattr(doc, TAGGED_ATTR, True) is False:
+        return out  # read by the fast loader, which saw no tag
     walker = _Walker(out)
     try:
         result = walker.walk(doc, (), False)

@@ -195,7 +195,8 @@ def load_text(text: str, path: Path) -> YamlFile:
             )
         check_expansion(doc, path)
         untag_keys(doc, path)
-        refuse_tabbed_blank_lines(doc, path)
+        if fast is None:  # the fast loader takes no text with a tab in it
+            refuse_tabbed_blank_lines(doc, path)
         if fast is None:
             normalize(doc)  # the fast loader places comments itself
         if head and not documents:
@@ -411,6 +412,27 @@ def guess_style(text: str) -> Style:
 
 @_gc_paused()
 def dump(doc: Any, style: Style | None = None) -> str:
-    out = StringIO()
-    new_yaml(style).dump(doc, out)
-    return pre_text(doc) + out.getvalue() + end_text(doc)
+    style = style or Style()
+    body = _direct_dump(doc, style)
+    if body is None:
+        out = StringIO()
+        new_yaml(style).dump(doc, out)
+        body = out.getvalue()
+    return pre_text(doc) + body + end_text(doc)
+
+
+def _direct_dump(doc: Any, style: Style) -> str | None:
+    """The fast writer's text when it can write doc and the text reads back as the same model."""
+    from composer.emit import Unsupported, emit
+    from composer.nodes import plain
+
+    if not isinstance(doc, CommentedMap):
+        return None
+    try:
+        text = emit(doc, style.mapping, style.sequence, style.offset)
+    except Unsupported:
+        return None
+    back = load_documents(text, new_yaml(), comments=False)
+    if back is None or len(back) != 1 or plain(back[0]) != plain(doc):
+        return None
+    return text

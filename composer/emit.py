@@ -1,0 +1,260 @@
+"""A direct writer for the common shape of Compose files, reusing each scalar's source text.
+
+ruamel's serializer is exact but slow, and it re-spells what it writes (quotes, `~`, folded
+text, trailing spaces). This writer handles block mappings and sequences with plain, quoted and
+block scalars, flow leaves and comments; it writes a scalar exactly as its source spelled it
+whenever the value is still the one that was read. Anything else (anchors, merge keys, tags,
+nested sequences) raises Unsupported, and every result is read back and compared with the
+document, so the caller can fall back to ruamel whenever the two would not mean the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.scalarbool import ScalarBoolean
+from ruamel.yaml.scalarfloat import ScalarFloat
+from ruamel.yaml.scalarint import ScalarInt
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    FoldedScalarString,
+    LiteralScalarString,
+    SingleQuotedScalarString,
+)
+
+from composer.fastyaml import RAW_ATTR
+from composer.nodes import key_origin
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_./${}@(=+][^\n]*$")
+_RESERVED = frozenset(
+    {"", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
+     "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "n",
+     "Y", "N", "<<", "=", "-", "?", ":"}
+)
+_NUMBER = re.compile(
+    r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^0[xob]|^[-+]?\.(inf|nan)$"
+    r"|^[0-9]{4}-[0-9]{2}-[0-9]{2}|^[0-9:]+$",
+    re.IGNORECASE,
+)
+
+
+class Unsupported(Exception):
+    """A node this writer leaves to ruamel."""
+
+
+def _plain_ok(text: str) -> bool:
+    if text in _RESERVED or _NUMBER.match(text) or not _PLAIN.match(text):
+        return False
+    if text != text.strip() or ": " in text or " #" in text or text.endswith(":"):
+        return False
+    return not any(c in text for c in "\t\r\x85\u2028\u2029") and not text.startswith(
+        ("{", "[", "&", "*", "!", "|", ">", "'", '"', "%", "@", "`", "#")
+    )
+
+
+def represent(value: Any) -> str:
+    """The spelling of a scalar that has no source text to reuse."""
+    if isinstance(value, TaggedScalar):
+        raise Unsupported("tagged scalar")
+    if getattr(value, "anchor", None) is not None and getattr(value.anchor, "value", None):
+        raise Unsupported("anchored scalar")
+    if isinstance(value, (LiteralScalarString, FoldedScalarString)):
+        raise Unsupported("block scalar without source")
+    if isinstance(value, DoubleQuotedScalarString):
+        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, SingleQuotedScalarString):
+        return "'" + str(value).replace("'", "''") + "'"
+    if value is None:
+        return ""
+    if isinstance(value, (bool, ScalarBoolean)):
+        return "true" if value else "false"
+    if isinstance(value, ScalarFloat):
+        raise Unsupported("float without source")
+    if isinstance(value, (int, ScalarInt)):
+        if isinstance(value, ScalarInt) and type(value) is not ScalarInt:
+            raise Unsupported("formatted int without source")
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        text = str(value)
+        return text if _plain_ok(text) else json.dumps(text, ensure_ascii=False)
+    raise Unsupported(type(value).__name__)
+
+
+class Writer:
+    def __init__(self, mapping: int, sequence: int, offset: int) -> None:
+        self.mapping_indent = mapping
+        self.sequence_indent = sequence
+        self.offset = offset
+        self.out: list[str] = []
+        self.seen: set[int] = set()
+
+    # -- pieces -----------------------------------------------------------------------------
+    def _raw(self, container: Any, key: Any, value: Any) -> tuple[str, int] | None:
+        """(source text, source column) of container[key] when it is still what was read."""
+        source, skey = key_origin(container, key)
+        raws = getattr(source, RAW_ATTR, None)
+        if not raws or skey not in raws:
+            return None
+        try:
+            if source[skey] is not value:
+                return None
+        except (KeyError, IndexError, TypeError):
+            return None
+        lc = getattr(source, "lc", None)
+        column = 0
+        if lc is not None:
+            try:
+                pos = lc.item(skey) if isinstance(source, list) else lc.key(skey)
+                column = pos[1] if pos and pos[1] is not None else 0
+            except (KeyError, IndexError, TypeError):
+                column = 0
+        return raws[skey], column
+
+    def scalar(self, container: Any, key: Any, value: Any, column: int) -> str:
+        found = self._raw(container, key, value)
+        if found is None:
+            return represent(value)
+        text, source_column = found
+        if "\n" not in text:
+            return text
+        shift = column - source_column
+        lines = text.split("\n")
+        if shift > 0:
+            lines = [lines[0], *((" " * shift + ln) if ln.strip() else ln for ln in lines[1:])]
+        elif shift < 0:
+            cut = -shift
+            if any(ln.strip() and len(ln) - len(ln.lstrip(" ")) < cut for ln in lines[1:]):
+                raise Unsupported("cannot dedent a multi-line scalar")
+            lines = [lines[0], *(ln[cut:] if ln.strip() else ln for ln in lines[1:])]
+        return "\n".join(lines)
+
+    def flow(self, node: Any) -> str:
+        self._enter(node)
+        if isinstance(node, dict):
+            parts = [f"{self.key(k)}: {self.flow_value(node, k, v)}" for k, v in node.items()]
+            return "{" + ", ".join(parts) + "}" if parts else "{}"
+        return "[" + ", ".join(self.flow_value(node, i, v) for i, v in enumerate(node)) + "]"
+
+    def flow_value(self, container: Any, key: Any, value: Any) -> str:
+        if isinstance(value, (dict, list)):
+            return self.flow(value)
+        text = self.scalar(container, key, value, 0)
+        if "\n" in text:
+            raise Unsupported("multi-line scalar in a flow collection")
+        return text
+
+    def key(self, key: Any) -> str:
+        if isinstance(key, str) and not isinstance(key, TaggedScalar):
+            return key if _plain_ok(key) else json.dumps(key, ensure_ascii=False)
+        if isinstance(key, (int, ScalarInt)) and not isinstance(key, bool):
+            return str(int(key))
+        raise Unsupported("key type")
+
+    def _enter(self, node: Any) -> None:
+        if id(node) in self.seen:
+            raise Unsupported("shared node (alias)")
+        self.seen.add(id(node))
+        if getattr(node, "merge", None):
+            raise Unsupported("merge key")
+        tag = getattr(getattr(node, "tag", None), "value", None)
+        if tag:
+            raise Unsupported("tagged collection")
+        anchor = getattr(node, "anchor", None)
+        if anchor is not None and getattr(anchor, "value", None) and anchor.always_dump:
+            raise Unsupported("anchor")
+
+    def comments(self, tokens: Any) -> None:
+        for token in tokens or ():
+            value = token.value
+            self.out.append(value if not value.strip() else " " * token.column + value)
+
+    def eol(self, line: str, token: Any) -> str:
+        if token is None or not token.value.strip():
+            return line + "\n"
+        gap = max(token.column - len(line), 1)
+        return f"{line}{' ' * gap}{str(token.value).rstrip(chr(10))}\n"
+
+    @staticmethod
+    def is_block(value: Any) -> bool:
+        if not isinstance(value, (CommentedMap, CommentedSeq)) or not len(value):
+            return False
+        fa = getattr(value, "fa", None)
+        return not (fa is not None and fa.flow_style())
+
+    # -- blocks ------------------------------------------------------------------------------
+    def block_map(self, node: Any, indent: int, first_prefix: str | None = None) -> None:
+        self._enter(node)
+        items = node.ca.items
+        pad = " " * indent
+        for index, (key, value) in enumerate(node.items()):
+            slot = items.get(key)
+            lead = pad
+            if index == 0 and first_prefix is not None:
+                if slot and slot[1]:
+                    raise Unsupported("comment before the first key of a list item")
+                lead = first_prefix
+            elif slot:
+                self.comments(slot[1])
+            head = f"{lead}{self.key(key)}:"
+            eol_token = slot[2] if slot else None
+            if self.is_block(value):
+                self.out.append(self.eol(head, eol_token))
+                if isinstance(value, CommentedMap):
+                    self.block_map(value, indent + self.mapping_indent)
+                else:
+                    self.block_seq(value, indent + self.offset)
+                continue
+            if isinstance(value, (dict, list)):
+                text = self.flow(value)
+            else:
+                text = self.scalar(node, key, value, indent)
+            line = f"{head} {text}" if text else head
+            self.out.append(self._finish(line, eol_token))
+
+    def block_seq(self, node: Any, indent: int) -> None:
+        self._enter(node)
+        items = node.ca.items
+        pad = " " * indent
+        content = indent + (self.sequence_indent - self.offset)
+        for index, value in enumerate(node):
+            slot = items.get(index)
+            if slot and len(slot) > 1:
+                self.comments(slot[1])
+            eol_token = slot[0] if slot else None
+            if self.is_block(value):
+                if isinstance(value, CommentedMap):
+                    dash = pad + "- " + " " * (content - indent - 2)
+                    self.block_map(value, content, first_prefix=dash)
+                    continue
+                raise Unsupported("nested block sequence")
+            if isinstance(value, (dict, list)):
+                text = self.flow(value)
+            else:
+                text = self.scalar(node, index, value, content)
+            line = f"{pad}-" + (f" {text}" if text else "")
+            self.out.append(self._finish(line, eol_token))
+
+    def _finish(self, line: str, token: Any) -> str:
+        if "\n" in line:  # a block scalar: its lines end themselves, a comment cannot follow
+            return line + "\n"
+        return self.eol(line, token)
+
+
+def emit(doc: CommentedMap, mapping: int, sequence: int, offset: int) -> str:
+    """The block YAML of doc (without preamble and trailing comments), or Unsupported."""
+    if sequence - offset < 2:
+        raise Unsupported("sequence indent")
+    writer = Writer(mapping, sequence, offset)
+    head = doc.ca.comment
+    if head is not None and len(head) > 1:
+        writer.comments(head[1])
+    if not len(doc):
+        writer.out.append("{}\n")
+    else:
+        writer.block_map(doc, 0)
+    return "".join(writer.out)
