@@ -40,7 +40,9 @@ class Extender:
             return doc
         state: dict[str, Any] = dict(services.items())
         for name in list(state):
-            state[name] = self._resolve(name, state, file, doc, [(file, name)], cleared, "")
+            state[name] = self._resolve(
+                name, state, file, doc, [(file, name)], cleared, self.base_dir
+            )
         new_services = clone_map(services) if isinstance(services, CommentedMap) else CommentedMap()
         for name, svc in state.items():
             if new_services.get(name) is not svc:
@@ -57,8 +59,10 @@ class Extender:
         doc: Any,
         chain: list[tuple[Path, str]],
         cleared: list[tuple[str, ...]],
-        prefix: str,
+        here: Path,
     ) -> Any:
+        """`here` is the folder the relative paths of `file`'s services must end up relative to
+        (the project folder for the inputs, the extending file's folder for a chain)."""
         svc = services.get(name)
         if not isinstance(svc, dict) or "extends" not in svc:
             return svc
@@ -99,7 +103,8 @@ class Extender:
                     where,
                 )
             target_file = other_path
-            sub_prefix = relative_prefix(os.path.relpath(other_path.parent, self.base_dir), ".")
+            sub_prefix = relative_prefix(os.path.relpath(other_path.parent, here), ".")
+            target_here = other_path.parent
             target_services, target_doc = other_services, other_doc
             target_cleared = other_cleared
         else:
@@ -107,7 +112,7 @@ class Extender:
                 raise MergeError(
                     f"cannot extend service '{name}': service '{ref}' not found", loc, where
                 )
-            target_file, sub_prefix = file, prefix
+            target_file, sub_prefix, target_here = file, "", here
             target_services, target_doc = services, doc
             target_cleared = cleared
         if (target_file, ref) in chain:
@@ -120,7 +125,7 @@ class Extender:
             target_doc,
             [*chain, (target_file, ref)],
             target_cleared,
-            sub_prefix,
+            target_here,
         )
         if other is not None and sub_prefix:
             base = Rebaser(sub_prefix).service(base)

@@ -22,6 +22,7 @@ from composer.include import Includer
 from composer.merge import Merger
 from composer.nodes import clone_map
 from composer.paths import Rebaser, relative_prefix
+from composer.render import HEADER_PREFIX
 from composer.source import locate_item
 from composer.tags import clear_paths, resolve_tags
 from composer.yamlio import Style, YamlFile, load_file, mark_origin
@@ -186,6 +187,7 @@ def _project_name(
 def place(merged: Merged, output_dir: Path | None) -> CommentedMap:
     """Write the project name in and rebase relative paths for the folder the output goes to."""
     out = clone_map(merged.document)
+    _drop_old_header(out)
     if "name" in out:
         if out["name"] != merged.project_name:
             out["name"] = merged.project_name
@@ -202,6 +204,15 @@ def place(merged: Merged, output_dir: Path | None) -> CommentedMap:
 
             out = Rebaser(prefix, resolve, default_context=True).document(out)
     return out
+
+
+def _drop_old_header(doc: CommentedMap) -> None:
+    """A generated file read back as input keeps its comments but not its old header line."""
+    head = doc.ca.comment
+    if head is not None and len(head) > 1 and head[1]:
+        kept = [t for t in head[1] if not t.value.startswith(HEADER_PREFIX)]
+        if len(kept) != len(head[1]):
+            doc.ca.comment = [head[0], kept or None]
 
 
 def _name_position(doc: CommentedMap) -> int:
