@@ -100,10 +100,8 @@ class Writer:
         raws = getattr(source, RAW_ATTR, None)
         if not raws or skey not in raws:
             return None
-        try:
-            if source[skey] is not value:
-                return None
-        except (KeyError, IndexError, TypeError):
+        read, text = raws[skey]
+        if read is not value:  # replaced since it was read: its old spelling does not apply
             return None
         lc = getattr(source, "lc", None)
         column = 0
@@ -113,7 +111,7 @@ class Writer:
                 column = pos[1] if pos and pos[1] is not None else 0
             except (KeyError, IndexError, TypeError):
                 column = 0
-        return raws[skey], column
+        return text, column
 
     def scalar(self, container: Any, key: Any, value: Any, column: int) -> str:
         found = self._raw(container, key, value)

@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - depends on the installation
     CParser = None
 
 TAGGED_ATTR = "_composer_tagged"  # False on a document known to carry no tag at all
-RAW_ATTR = "_composer_raw"  # {key or index: source text of a plain/quoted scalar value}
+RAW_ATTR = "_composer_raw"  # {key or index: (value as read, its source text)}
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -79,7 +79,7 @@ class _Frame:
     key_event: Any = None
     has_key: bool = False
     merges: list[tuple[int, Any, Any]] = field(default_factory=list)  # (position, value, seq)
-    raw: dict[Any, str] = field(default_factory=dict)
+    raw: dict[Any, tuple[Any, str]] = field(default_factory=dict)
 
 
 class _Builder:
@@ -246,7 +246,7 @@ class _Builder:
             node.append(value)
             node._yaml_set_idx_line_col(index, [line, col])
             if raw is not None:
-                frame.raw[index] = raw
+                frame.raw[index] = (value, raw)
             self.entries.append(
                 _Entry(line, node, index, False, None if alias else scalar_end, None, value)
             )
@@ -273,7 +273,7 @@ class _Builder:
         node[key] = value
         node._yaml_set_kv_line_col(key, [kl, kc, line, col])
         if raw is not None:
-            frame.raw[key] = raw
+            frame.raw[key] = (value, raw)
         key_end = (key_ev.end_mark.line, key_ev.end_mark.column)
         self.entries.append(
             _Entry(kl, node, key, True, None if alias else scalar_end, key_end, value)
