@@ -819,7 +819,9 @@ def _check_resources(ctx: _Context) -> None:
                 ctx.report(path, f"{' and '.join(present)} are mutually exclusive")
             elif not present and "driver" not in resource and "external" not in resource:
                 ctx.report(path, f"one of {'|'.join(keys)} must be set")
-            elif section == "secrets" and not present and resource.get("external") is not True:
+            elif (section == "secrets" and resource.get("external") is not True
+                  and "file" not in resource and not resource.get("environment")):
+                # an empty environment name declares nothing (a file path never ends up empty)
                 ctx.report(path, "must declare either `file` or `environment`")
 
 

@@ -949,3 +949,12 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
     stamp = target.stat().st_mtime_ns
     assert writer.write_all([(target, "x: 1\n")]) == [False]
     assert target.stat().st_mtime_ns == stamp
+
+
+def test_a_secret_with_an_empty_environment_name(cli: CliRunner, tmp_path: Path) -> None:
+    """Compose refuses it at `config`; composer must not write a file Compose cannot load."""
+    write(tmp_path, {"compose.yml": BASE + "secrets:\n  token:\n    environment: \"\"\n"})
+    before = snapshot(tmp_path)
+    result = cli("merge", "-f", "compose.yml", "-o", "out.yml", cwd=tmp_path)
+    assert_refused(result, before, tmp_path, rc=EXIT_INVALID, file="compose.yml", line=11,
+                   fragment="secrets.token")
