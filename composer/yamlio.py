@@ -195,6 +195,7 @@ def load_text(text: str, path: Path) -> YamlFile:
             )
         check_expansion(doc, path)
         untag_keys(doc, path)
+        refuse_non_text_keys(doc, path)
         if fast is None:  # the fast loader takes no text with a tab in it
             refuse_tabbed_blank_lines(doc, path)
         if fast is None:
@@ -272,6 +273,22 @@ def refuse_tabbed_blank_lines(doc: Any, path: Path) -> None:
             raise YamlError(
                 "tab character used for indentation; indent with spaces",
                 Location(path, line, 1),
+            )
+
+
+def refuse_non_text_keys(doc: Any, path: Path) -> None:
+    """`1:`, `true:` or `null:` as a key: Compose refuses every key that is not text."""
+    for container in iter_containers(doc):
+        if not isinstance(container, dict):
+            continue
+        for key in container:
+            if isinstance(key, str):
+                continue
+            shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else key
+            pos = container.lc.data.get(key) if isinstance(container, CommentedMap) else None
+            raise YamlError(
+                f'key {shown} is not text; quote it: "{shown}"',
+                Location(path, pos[0] + 1, pos[1] + 1) if pos else Location(path),
             )
 
 

@@ -155,6 +155,8 @@ YAML_CASES = [
     YamlCase("list-as-key", b"services:\n  web:\n    labels:\n      ? [a, b]\n      : x\n", 4,
              "key must be a name"),
     YamlCase("mapping-as-key", b"? services:\n    web: {}\n: x\n", 1, "key must be a name"),
+    YamlCase("number-as-key", b"services:\n  web:\n    labels:\n      1: one\n", 4, "not text"),
+    YamlCase("null-as-key", b"services:\n  ~:\n    image: x\n", 2, "not text"),
     YamlCase("unknown-alias", b"services:\n  web:\n    environment: *defaults\n", 3,
              "undefined alias"),
     YamlCase("unknown-merge-alias", b"services:\n  web:\n    <<: *base\n", 3, "undefined alias"),
