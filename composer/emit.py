@@ -154,16 +154,18 @@ class Writer:
         raise Unsupported("key type")
 
     def _enter(self, node: Any) -> None:
-        if id(node) in self.seen:
-            raise Unsupported("shared node (alias)")
+        anchor = getattr(node, "anchor", None)
+        named = anchor is not None and bool(getattr(anchor, "value", None))
+        if id(node) in self.seen and named:
+            raise Unsupported("alias of a named anchor")  # ruamel keeps `&name` / `*name`
+        # a node shared only by merging (extends, an overlay's alias) is written out again
         self.seen.add(id(node))
         if getattr(node, "merge", None):
             raise Unsupported("merge key")
         tag = getattr(getattr(node, "tag", None), "value", None)
         if tag:
             raise Unsupported("tagged collection")
-        anchor = getattr(node, "anchor", None)
-        if anchor is not None and getattr(anchor, "value", None) and anchor.always_dump:
+        if named and anchor is not None and anchor.always_dump:
             raise Unsupported("anchor")
 
     def comments(self, tokens: Any) -> None:
@@ -256,3 +258,82 @@ def emit(doc: CommentedMap, mapping: int, sequence: int, offset: int) -> str:
     else:
         writer.block_map(doc, 0)
     return "".join(writer.out)
+
+
+def same_model(text: str, doc: Any, yaml: Any) -> bool:
+    """Whether text reads back as doc, walking the parser's events against the tree directly
+    (no second tree is built: this check runs on every write)."""
+    from composer.fastyaml import _Builder, available, parser_for
+    from composer.nodes import scalar
+
+    if not available():
+        return False
+    builder = _Builder(text, yaml)
+    parser = parser_for(text)
+    try:
+        events = iter(list(_events(parser)))
+        return _same_node(events, doc, builder, scalar) and next(events, None) is None
+    except Exception:  # unreadable text is simply not the same
+        return False
+
+
+def _events(parser: Any) -> Any:
+    from ruamel.yaml.events import (
+        DocumentEndEvent,
+        DocumentStartEvent,
+        StreamEndEvent,
+        StreamStartEvent,
+    )
+
+    while parser.check_event():
+        event = parser.get_event()
+        if not isinstance(
+            event, (StreamStartEvent, StreamEndEvent, DocumentStartEvent, DocumentEndEvent)
+        ):
+            yield event
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if type(a) is not type(b) and not (isinstance(a, str) and isinstance(b, str)):
+        return False
+    return bool(a == b)
+
+
+def _same_node(events: Any, expected: Any, builder: Any, scalar: Any) -> bool:
+    from ruamel.yaml.events import (
+        MappingEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+    )
+
+    event = next(events)
+    if getattr(event, "anchor", None) is not None:
+        return False
+    if isinstance(event, ScalarEvent):
+        if isinstance(expected, (dict, list)):
+            return False
+        return _same_scalar(scalar(builder.scalar(event)), scalar(expected))
+    if isinstance(event, MappingStartEvent):
+        if not isinstance(expected, dict):
+            return False
+        for key, value in expected.items():
+            key_event = next(events)
+            if not isinstance(key_event, ScalarEvent):
+                return False
+            if not _same_scalar(scalar(builder.scalar(key_event)), scalar(key)):
+                return False
+            if not _same_node(events, value, builder, scalar):
+                return False
+        return isinstance(next(events), MappingEndEvent)
+    if isinstance(event, SequenceStartEvent):
+        if not isinstance(expected, list):
+            return False
+        for value in expected:
+            if not _same_node(events, value, builder, scalar):
+                return False
+        return isinstance(next(events), SequenceEndEvent)
+    return False

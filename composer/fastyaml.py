@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - depends on the installation
     CParser = None
 
 TAGGED_ATTR = "_composer_tagged"  # False on a document known to carry no tag at all
+ORIGIN_ATTR = "_composer_origin"  # the source file of a container (see composer.yamlio)
 RAW_ATTR = "_composer_raw"  # {key or index: (value as read, its source text)}
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -54,6 +55,11 @@ class Unsupported(Exception):
 
 def available() -> bool:
     return CParser is not None
+
+
+def parser_for(text: str) -> Any:
+    """libyaml's event parser over text (only call when available())."""
+    return CParser(io.StringIO(text))
 
 
 @dataclass
@@ -100,6 +106,7 @@ class _Builder:
         self.container_entry: dict[int, _Entry] = {}
         self.max_depth = getattr(yaml, "max_depth", None)
         self.tagged = False  # whether the current document has any `!tag`
+        self.origin: Any = None  # the file every container is marked with
         self.merge_lines: set[int] = set()  # `<<:` lines: structure, not comments
 
     # -- scalars ----------------------------------------------------------------------------
@@ -177,6 +184,8 @@ class _Builder:
             elif isinstance(ev, (MappingStartEvent, SequenceStartEvent)):
                 is_map = isinstance(ev, MappingStartEvent)
                 node: Any = CommentedMap() if is_map else CommentedSeq()
+                if self.origin is not None:
+                    setattr(node, ORIGIN_ATTR, self.origin)
                 node._yaml_set_line_col(ev.start_mark.line, ev.start_mark.column)
                 if not ev.flow_style:
                     node.fa.set_block_style()
@@ -395,7 +404,9 @@ def _tag_text(tag: Any) -> str:
     return str(tag.value) if isinstance(tag, Tag) else str(tag)
 
 
-def load_documents(text: str, yaml: Any, *, comments: bool = True) -> list[Any] | None:
+def load_documents(
+    text: str, yaml: Any, *, comments: bool = True, origin: Any = None
+) -> list[Any] | None:
     """Documents as the round-trip loader would give them (comments placed), or None to fall
     back to the pure loader (no C parser, invalid YAML, or a construct left to it)."""
     if CParser is None or "\t" in text:
@@ -406,6 +417,7 @@ def load_documents(text: str, yaml: Any, *, comments: bool = True) -> list[Any] 
         while parser.check_event():
             events.append(parser.get_event())
         builder = _Builder(text, yaml)
+        builder.origin = origin
         docs = builder.build(events)
         if comments:
             builder.attach_comments()

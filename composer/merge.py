@@ -269,6 +269,11 @@ class Merger:
     def _extra_hosts(self, base: Any, over: Any, path: Path_) -> Any:
         if over is None:
             return base
+        for side in (base, over):
+            if side is not None and not isinstance(side, (dict, list)):
+                raise MergeError(
+                    f"expected a mapping or list, got {go_format(side)!r}", where=show_path(path)
+                )
         if base is None:
             return over
         base_entries = _host_entries(base)
@@ -317,31 +322,43 @@ class Merger:
             return base
         if not isinstance(base, list) or not isinstance(over, list):
             raise MergeError(f"{show_path(path)}: expected a list", where=show_path(path))
-        configs: list[Any] = []
+        # Compose merges each override into the base entry itself, in place: a later override
+        # sees the subnet an earlier one wrote, and every slot holding that entry changes with it.
+        configs: list[_Ref] = []
 
         def subnet(entry: Any) -> Any:
             return scalar(entry.get("subnet")) if isinstance(entry, dict) else None
 
         for original in base:
+            right = _Ref(original)
             for override in over:
-                if subnet(override) != subnet(original) and not any(
-                    subnet(c) == subnet(override) for c in configs
+                if subnet(override) != subnet(right.value) and not any(
+                    subnet(c.value) == subnet(override) for c in configs
                 ):
-                    configs.append(override)
+                    configs.append(_Ref(override))
                     continue
-                merged = self.merge_maps(original, override, path)
+                right.value = self.merge_maps(right.value, override, path)
                 for index, existing in enumerate(configs):
-                    if subnet(existing) == subnet(merged):
-                        configs[index] = merged
+                    if subnet(existing.value) == subnet(right.value):
+                        configs[index] = right
                         break
                 else:
-                    configs.append(merged)
+                    configs.append(right)
         result = new_seq_like(base)
-        result.extend(configs)
+        result.extend(ref.value for ref in configs)
         return result
 
 
 _MISSING = object()
+
+
+class _Ref:
+    """A slot holding a mapping that later merges replace for every holder at once."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 def _kind(node: Any) -> str:

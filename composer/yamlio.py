@@ -23,7 +23,8 @@ from ruamel.yaml.reader import ReaderError
 
 from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
 from composer.errors import Location, YamlError
-from composer.fastyaml import load_documents
+from composer.fastyaml import ORIGIN_ATTR as FAST_ORIGIN_ATTR
+from composer.fastyaml import TAGGED_ATTR, load_documents
 
 # Larger Compose files do not exist in practice (a thousand services take about 1 MiB), and a
 # round-trip parse costs about ten seconds and 150 MiB per MiB: refusing keeps both bounded.
@@ -33,7 +34,7 @@ MAX_DEPTH = 100
 # Nodes a document may expand to once aliases are followed (billion-laughs guard).
 MAX_EXPANDED_NODES = int(os.environ.get("COMPOSER_MAX_EXPANDED_NODES", "2000000"))
 
-ORIGIN_ATTR = "_composer_origin"
+ORIGIN_ATTR = FAST_ORIGIN_ATTR  # one name for both loaders
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def load_text(text: str, path: Path) -> YamlFile:
             # ruamel's other notes are not the user's problem: none reaches stderr.
             warnings.simplefilter("ignore", YAMLWarning)
             warnings.simplefilter("ignore", YAMLFutureWarning)
-            fast = load_documents(text, yaml)
+            fast = load_documents(text, yaml, origin=path)
             raw_docs = fast if fast is not None else list(yaml.load_all(text))
     except MarkedYAMLError as exc:
         raise _located(exc, path) from None
@@ -194,7 +195,8 @@ def load_text(text: str, path: Path) -> YamlFile:
                 _document_location(text, path, len(documents)),
             )
         check_expansion(doc, path)
-        untag_keys(doc, path)
+        if getattr(doc, TAGGED_ATTR, True):  # the fast loader knows when there is no tag
+            untag_keys(doc, path)
         refuse_non_text_keys(doc, path)
         if fast is None:  # the fast loader takes no text with a tab in it
             refuse_tabbed_blank_lines(doc, path)
@@ -202,7 +204,8 @@ def load_text(text: str, path: Path) -> YamlFile:
             normalize(doc)  # the fast loader places comments itself
         if head and not documents:
             setattr(doc, PRE_ATTR, head)
-        mark_origin(doc, path)
+        if fast is None:  # the fast loader marks its containers as it builds them
+            mark_origin(doc, path)
         documents.append(doc)
     return YamlFile(path=path, text=text, documents=documents, style=guess_style(text))
 
@@ -440,8 +443,7 @@ def dump(doc: Any, style: Style | None = None) -> str:
 
 def _direct_dump(doc: Any, style: Style) -> str | None:
     """The fast writer's text when it can write doc and the text reads back as the same model."""
-    from composer.emit import Unsupported, emit
-    from composer.nodes import plain
+    from composer.emit import Unsupported, emit, same_model
 
     if not isinstance(doc, CommentedMap):
         return None
@@ -449,7 +451,4 @@ def _direct_dump(doc: Any, style: Style) -> str | None:
         text = emit(doc, style.mapping, style.sequence, style.offset)
     except Unsupported:
         return None
-    back = load_documents(text, new_yaml(), comments=False)
-    if back is None or len(back) != 1 or plain(back[0]) != plain(doc):
-        return None
-    return text
+    return text if same_model(text, doc, new_yaml()) else None
