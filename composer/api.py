@@ -71,6 +71,7 @@ def merge_files(
     cache: FileCache | None = None,
     interpolate: bool = False,
     secrets_patterns: Sequence[str] = DEFAULT_SECRETS_PATTERNS,
+    expected: str | None = None,
 ) -> MergeResult:
     """Merge files as Docker Compose would and render one file for `output`'s folder.
 
@@ -115,7 +116,7 @@ def merge_files(
         exc.redact(secrets.scrub)
         raise
     head_base = merged.project_dir
-    text = render(doc, merged.style, header(merged.sources, head_base, command))
+    text = render(doc, merged.style, header(merged.sources, head_base, command), expected)
     return MergeResult(text=text, document=doc, merged=merged, warnings=secrets.redacted(warnings))
 
 

@@ -130,7 +130,9 @@ def check_project(
     for env in envs:
         try:
             rendered = render_stack(
-                StackRequest(project, env, tag=req.tag, environ=environ), cache
+                StackRequest(project, env, tag=req.tag, environ=environ),
+                cache,
+                expected=_committed_text(env.output),
             )
         except ComposerError as exc:
             result.problems.extend(exc.problems)
@@ -153,6 +155,13 @@ def check_project(
     # Every environment reads the base file: its warnings would repeat once per environment.
     result.warnings = [_masked_problem(p, masker) for p in dict.fromkeys(result.warnings)]
     return result
+
+
+def _committed_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None  # compare_output reports what is wrong with it
 
 
 def _extra_args(req: CheckRequest) -> str:

@@ -65,8 +65,11 @@ def _needs_tag(req: StackRequest, services: Mapping[str, Any]) -> bool:
     return False
 
 
-def render_stack(req: StackRequest, cache: FileCache | None = None) -> MergeResult:
-    """Merge, inject, validate and render one environment of a project."""
+def render_stack(
+    req: StackRequest, cache: FileCache | None = None, expected: str | None = None
+) -> MergeResult:
+    """Merge, inject, validate and render one environment of a project (`expected`: the
+    committed output, which an identical rendering need not read back)."""
     project, env = req.project, req.env
     cache = cache or FileCache()
     files = [*project.base_files, *env.overlays]
@@ -103,4 +106,5 @@ def render_stack(req: StackRequest, cache: FileCache | None = None) -> MergeResu
         cache=cache,
         interpolate=req.interpolate,
         secrets_patterns=project.secrets_patterns,
+        expected=expected,
     )

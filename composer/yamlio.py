@@ -431,9 +431,9 @@ def guess_style(text: str) -> Style:
 
 
 @_gc_paused()
-def dump(doc: Any, style: Style | None = None) -> str:
+def dump(doc: Any, style: Style | None = None, expected: str | None = None) -> str:
     style = style or Style()
-    body = _direct_dump(doc, style)
+    body = _direct_dump(doc, style, expected)
     if body is None:
         out = StringIO()
         new_yaml(style).dump(doc, out)
@@ -441,7 +441,7 @@ def dump(doc: Any, style: Style | None = None) -> str:
     return pre_text(doc) + body + end_text(doc)
 
 
-def _direct_dump(doc: Any, style: Style) -> str | None:
+def _direct_dump(doc: Any, style: Style, expected: str | None = None) -> str | None:
     """The fast writer's text when it can write doc and the text reads back as the same model."""
     from composer.emit import Unsupported, emit, same_model
 
@@ -451,4 +451,6 @@ def _direct_dump(doc: Any, style: Style) -> str | None:
         text = emit(doc, style.mapping, style.sequence, style.offset)
     except Unsupported:
         return None
+    if expected is not None and pre_text(doc) + text + end_text(doc) == expected:
+        return text  # the very text that was checked when it was written
     return text if same_model(text, doc, new_yaml()) else None
