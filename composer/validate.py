@@ -572,15 +572,15 @@ def _most_specific(error: SchemaError) -> list[SchemaError]:
     return tied
 
 
-def _explain(error: SchemaError) -> list[Explained]:
+def _explain(error: SchemaError, base: ModelPath = ()) -> list[Explained]:
     chosen = _most_specific(error)
     leaf = chosen[0]
-    path: ModelPath = tuple(leaf.absolute_path)
+    path: ModelPath = (*base, *leaf.absolute_path)
     instance, keyword, value = leaf.instance, leaf.validator, leaf.validator_value
     if keyword == "type":
         wanted: list[str] = []
         for e in chosen:
-            if tuple(e.absolute_path) == path:
+            if (*base, *e.absolute_path) == path:
                 wanted += [e.validator_value] if isinstance(e.validator_value, str) \
                     else list(e.validator_value)
         return [(path, f"expected {_type_phrase(wanted)}, got {describe(instance)}")]
@@ -645,10 +645,13 @@ def _string_keys(value: Any) -> Any:
     return value
 
 
-def _explain_all(validator: Draft7Validator, instance: Any) -> tuple[Explained, ...]:
+def _explain_all(
+    validator: Draft7Validator, instance: Any, base: ModelPath = ()
+) -> tuple[Explained, ...]:
+    """Explanations with paths below `base` (the key a property validator was given)."""
     explained: list[Explained] = []
     for error in validator.iter_errors(_string_keys(instance)):
-        explained += _explain(error)
+        explained += _explain(error, base)
     return tuple(explained)
 
 
@@ -674,8 +677,7 @@ def _explain_service(service: Any) -> tuple[Explained, ...]:
         if check is None:
             unknown = unknown or not key.startswith("x-")
         elif not check(value):
-            explained += [((key, *path), message)
-                          for path, message in _explain_all(_property_validator(key), value)]
+            explained += _explain_all(_property_validator(key), value, (key,))
     if unknown:
         explained += _unknown_keys((), service, schema)
     return tuple(explained)

@@ -761,3 +761,11 @@ def test_mutated_corpus_models_get_the_binarys_verdict(
             disagreements.append(f"{json.dumps(model)[:2000]}\nours={[p.render() for p in ours]}"
                                  f"\ntheirs={theirs.stderr.strip()}")
     assert not disagreements, "\n\n".join(disagreements)
+
+
+def test_key_by_key_names_the_kind_of_an_invalid_name() -> None:
+    service = {"image": "a", "networks": {"a b": None}}
+    whole = validate._explain_all(validate._validators().service, service)
+    by_key = validate._explain_service(service)
+    assert sorted(by_key, key=repr) == sorted(whole, key=repr)
+    assert any("invalid network name 'a b'" in message for _, message in by_key)
