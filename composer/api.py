@@ -13,7 +13,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import ScalarString
 
 from composer.errors import ComposerError, InputError, Location, Problem, ValidationError
-from composer.nodes import clone_map, clone_seq, plain
+from composer.nodes import clone_map, clone_seq
 from composer.pipeline import FileCache, Inputs, Merged, locate, merge_inputs, place
 from composer.render import header, render
 
@@ -146,14 +146,19 @@ class _Secrets:
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = [p.upper() for p in patterns]
         self.values: set[str] = set()
+        self._verdicts: dict[str, bool] = {}  # the same keys recur in every service
 
     def is_secret(self, name: str) -> bool:
-        upper = name.upper()
-        return any(fnmatch.fnmatchcase(upper, pattern) for pattern in self.patterns)
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            upper = name.upper()
+            verdict = any(fnmatch.fnmatchcase(upper, pattern) for pattern in self.patterns)
+            self._verdicts[name] = verdict
+        return verdict
 
     def learn(self, env: Mapping[str, str], doc: Any) -> None:
         self.learn_environ(env)
-        self._learn_model(plain(doc))
+        self._learn_model(doc)  # ruamel nodes are Mappings, lists and str already
 
     def learn_environ(self, env: Mapping[str, str]) -> None:
         for name, value in env.items():
@@ -193,7 +198,7 @@ class _Secrets:
 
     def _add(self, value: str) -> None:
         if len(value.strip()) >= MIN_SECRET_LENGTH:
-            self.values.add(value)
+            self.values.add(str(value))
 
     def scrub(self, text: str) -> str:
         for value in sorted(self.values, key=len, reverse=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -62,6 +63,17 @@ class Reporter:
 
 def run(fn: Callable[[], int], fmt: str = "text", reporter: Reporter | None = None) -> None:
     """Run a command body; map composer errors to exit codes, real bugs to a report request."""
+    # A short-lived command: the cycle collector would only re-walk the growing YAML trees.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _run(fn, fmt, reporter)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run(fn: Callable[[], int], fmt: str, reporter: Reporter | None) -> None:
     reporter = reporter or Reporter(fmt)
     try:
         code = fn()
