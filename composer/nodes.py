@@ -6,6 +6,7 @@ nothing here mutates a node it was given: changes go into clones that keep comme
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from ruamel.yaml.comments import Comment, CommentedMap, CommentedSeq, TaggedScalar
@@ -198,6 +199,13 @@ def scalar(node: Any) -> Any:
 
 def go_format(value: Any) -> str:
     """Go's %v of a YAML value: Compose formats key=value entries with it."""
+    width = getattr(value, "_width", None) if type(value) is ScalarInt else None
+    if width:
+        digits = str(int(value)).zfill(width)
+        if len(digits) > 1 and digits[0] == "0" and set(digits) <= set("01234567"):
+            return str(int(digits, 8))  # Compose's YAML reader takes a leading 0 as octal
+    if isinstance(value, datetime.date):
+        return _go_time(value)
     value = scalar(value)
     if value is None:
         return "<nil>"
@@ -210,6 +218,23 @@ def go_format(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return repr(value)
     return str(value)
+
+
+def _go_time(value: datetime.date) -> str:
+    """Go's time.Time String() of a YAML timestamp, as Compose writes it into key=value text."""
+    if not isinstance(value, datetime.datetime):
+        return f"{value.isoformat()} 00:00:00 +0000 UTC"
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
+    offset = moment.utcoffset() or datetime.timedelta(0)
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}".rstrip("0")
+    if not offset:
+        return f"{text} +0000 UTC"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    return f"{text} {zone} {zone}"
 
 
 def _go_float(value: float) -> str:
