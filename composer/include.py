@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 
 from composer.errors import ComposerError, Location, MergeError
 from composer.interpolate import interpolate_string, referenced_variables
 from composer.nodes import clone_map, plain, scalar, set_key_origin
-from composer.paths import Rebaser, relative_prefix
+from composer.paths import Rebaser, list_items, map_values, relative_prefix
 from composer.source import locate_item
 
 RESOURCES = ("services", "volumes", "networks", "secrets", "configs", "models")
@@ -117,20 +117,9 @@ class Includer:
 
         def walk(node: Any) -> Any:
             if isinstance(node, dict):
-                out = node
-                for key, value in node.items():
-                    new = walk(value)
-                    if new is not value:
-                        if out is node:
-                            out = clone_map(node) if isinstance(node, CommentedMap) else dict(node)
-                        out[key] = new
-                return out
+                return map_values(node, walk)
             if isinstance(node, list):
-                items = [walk(v) for v in node]
-                if all(a is b for a, b in zip(items, node, strict=True)):
-                    return node
-                seq = CommentedSeq(items)
-                return seq
+                return list_items(node, walk)
             if isinstance(node, str) and "$" in node and referenced_variables(node) & differing:
                 return interpolate_string(node, sub_env.get).replace("$", "$$")
             return node

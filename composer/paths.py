@@ -82,18 +82,18 @@ class Rebaser:
         out = doc
         services = doc.get("services")
         if isinstance(services, dict):
-            new_services = _map_values(services, self.service)
+            new_services = map_values(services, self.service)
             if new_services is not services:
                 out = _set(out, "services", new_services)
         for section in ("configs", "secrets"):
             block = out.get(section)
             if isinstance(block, dict):
-                new_block = _map_values(block, lambda r: _field(r, "file", self.text))
+                new_block = map_values(block, lambda r: _field(r, "file", self.text))
                 if new_block is not block:
                     out = _set(out, section, new_block)
         include = out.get("include")
         if isinstance(include, list):
-            new_include = _list_items(include, self.include_entry)
+            new_include = list_items(include, self.include_entry)
             if new_include is not include:
                 out = _set(out, "include", new_include)
         return out
@@ -120,7 +120,7 @@ class Rebaser:
                 new = _set(
                     new,
                     "additional_contexts",
-                    _map_values(contexts, lambda v: self.text(v, _context)),
+                    map_values(contexts, lambda v: self.text(v, _context)),
                 )
             if new is not build:
                 out = _set(out, "build", new)
@@ -129,13 +129,13 @@ class Rebaser:
             if isinstance(value, str):
                 out = _set(out, key, self.text(value))
             elif isinstance(value, list):
-                out = _set(out, key, _list_items(value, self.env_file_entry))
+                out = _set(out, key, list_items(value, self.env_file_entry))
         volumes = out.get("volumes")
         if isinstance(volumes, list):
-            out = _set(out, "volumes", _list_items(volumes, self.volume))
+            out = _set(out, "volumes", list_items(volumes, self.volume))
         develop = out.get("develop")
         if isinstance(develop, dict) and isinstance(develop.get("watch"), list):
-            watch = _list_items(develop["watch"], lambda w: _field(w, "path", self.text))
+            watch = list_items(develop["watch"], lambda w: _field(w, "path", self.text))
             if watch is not develop["watch"]:
                 out = _set(out, "develop", _set(develop, "watch", watch))
         return out
@@ -181,7 +181,7 @@ class Rebaser:
         for key in ("path", "env_file"):
             value = out.get(key)
             if isinstance(value, list):
-                out = _set(out, key, _list_items(value, self.text))
+                out = _set(out, key, list_items(value, self.text))
             elif value is not None:
                 out = _field(out, key, self.text)
         if "project_directory" in out:
@@ -206,7 +206,8 @@ def _set(node: Any, key: str, value: Any) -> Any:
     return out
 
 
-def _map_values(node: Any, fn: Callable[[Any], Any]) -> Any:
+def map_values(node: Any, fn: Callable[[Any], Any]) -> Any:
+    """node with fn applied to each value, cloned only when something changed."""
     out = node
     for key, value in node.items():
         new = fn(value)
@@ -217,7 +218,8 @@ def _map_values(node: Any, fn: Callable[[Any], Any]) -> Any:
     return out
 
 
-def _list_items(node: Any, fn: Callable[[Any], Any]) -> Any:
+def list_items(node: Any, fn: Callable[[Any], Any]) -> Any:
+    """The same for the items of a list."""
     out = node
     for index, value in enumerate(node):
         new = fn(value)
