@@ -960,3 +960,21 @@ def test_a_secret_with_an_empty_environment_name(cli: CliRunner, tmp_path: Path)
     result = cli("merge", "-f", "compose.yml", "-o", "out.yml", cwd=tmp_path)
     assert_refused(result, before, tmp_path, rc=EXIT_INVALID, file="compose.yml", line=11,
                    fragment="secrets.token")
+
+
+def test_a_real_bug_gets_a_traceback_and_a_request_to_report_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The one place a traceback is right: composer itself failed, not the input."""
+    from composer.cli import BUG_EXIT, run
+
+    def broken() -> int:
+        raise RuntimeError("composer bug")
+
+    with pytest.raises(SystemExit) as info:
+        run(broken)
+    assert info.value.code == BUG_EXIT
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert "RuntimeError: composer bug" in err
+    assert "please report it" in err.splitlines()[-1]
