@@ -25,7 +25,7 @@ def _split(token: CommentToken | None) -> tuple[CommentToken | None, list[Commen
     if token is None:
         return None, []
     text = token.value
-    first, nl, rest = text.partition("\n")
+    first, _, rest = text.partition("\n")
     eol = None
     if first.strip():
         eol = CommentToken(first + "\n", token.start_mark, None)
@@ -36,7 +36,6 @@ def _split(token: CommentToken | None) -> tuple[CommentToken | None, list[Commen
         stripped = line.lstrip(" ")
         column = len(line) - len(stripped)
         trailing.append(CommentToken(stripped + "\n", CommentMark(column), None))
-    del nl
     return eol, trailing
 
 

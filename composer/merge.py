@@ -12,7 +12,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from composer.errors import Location, MergeError
+from composer.errors import MergeError
 from composer.listkeys import entry_key
 from composer.nodes import (
     as_string_scalar,
@@ -28,7 +28,6 @@ from composer.nodes import (
     set_key_origin,
 )
 from composer.rules import Rule, Unique, rule_for, unique_for
-from composer.source import locate_item
 
 Resolve = Callable[[str], str]
 Path_ = tuple[str, ...]
@@ -156,7 +155,7 @@ class Merger:
         if over is None:
             return base
         if base is None:
-            return _as_sequence_if_string(over)
+            return over
         if isinstance(base, dict):
             result = clone_map(base) if isinstance(base, CommentedMap) else _to_map(base)
             for key, value, source, src_key in self._kv_entries(over):
@@ -382,10 +381,6 @@ def _context_map(value: Any) -> CommentedMap:
     return result
 
 
-def _as_sequence_if_string(value: Any) -> Any:
-    return value
-
-
 def _kv_strings(key: Any, value: Any) -> list[Any]:
     if value is None:
         return [as_string_scalar(str(key))]
@@ -431,7 +426,3 @@ def _carry_item_comment(src: Any, index: int, dst: Any, dst_index: int) -> None:
     if isinstance(dst, CommentedSeq) and isinstance(src, CommentedSeq):
         drop_comment(dst, dst_index)
         move_comment(src, index, dst, dst_index)
-
-
-def location_of(root: Any, path: Path_) -> Location:
-    return locate_item(root, path)
