@@ -127,6 +127,12 @@ class Extender:
             target_cleared,
             target_here,
         )
+        if base is not None and not isinstance(base, dict):
+            raise MergeError(
+                f"cannot extend service '{name}': services.{ref} must be a mapping",
+                locate_item(target_doc, ("services", ref)),
+                f"services.{ref}",
+            )
         if other is not None and sub_prefix:
             base = Rebaser(sub_prefix).service(base)
         if base is None:
