@@ -13,7 +13,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from composer.errors import MergeError
+from composer.errors import InterpolationError, MergeError
 from composer.merge import Merger
 from composer.nodes import clone_map, scalar
 from composer.paths import Rebaser, relative_prefix
@@ -22,15 +22,19 @@ from composer.tags import clear_paths, resolve_tags
 from composer.yamlio import YamlFile
 
 LoadFile = Callable[[Path], YamlFile]
+Expand = Callable[[str], str]  # interpolates a reference, raising InterpolationError
 
 
 class Extender:
     """Resolves `extends` of one document; files read for it are cached by the loader."""
 
-    def __init__(self, merger: Merger, load: LoadFile, base_dir: Path) -> None:
+    def __init__(
+        self, merger: Merger, load: LoadFile, base_dir: Path, expand: Expand = str
+    ) -> None:
         self.merger = merger
         self.load = load
         self.base_dir = base_dir  # the folder relative paths of the result are relative to
+        self.expand = expand  # Compose reads `extends` after interpolation
 
     def apply(self, doc: CommentedMap, file: Path, cleared: list[tuple[str, ...]]) -> CommentedMap:
         services = doc.get("services")
@@ -76,6 +80,11 @@ class Extender:
             ref, other = scalar(ext), None
         if not isinstance(ref, str):
             raise MergeError("extends needs a service name", loc, where)
+        try:
+            ref = self.expand(ref)
+            other = None if other is None else self.expand(str(other))
+        except InterpolationError as exc:
+            raise MergeError(str(exc.message), loc, where) from None
         if other is not None:
             other_path = (file.parent / str(other)).resolve()
             try:

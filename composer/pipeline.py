@@ -109,8 +109,13 @@ def merge_inputs(
         except InterpolationError:
             return text
 
+    def expand(text: str) -> str:
+        from composer.interpolate import interpolate_string
+
+        return interpolate_string(text, env.get)
+
     merger = Merger(resolve)
-    extender = Extender(merger, cache.load, project_dir)
+    extender = Extender(merger, cache.load, project_dir, expand)
 
     def load_included(
         files: list[Path],

@@ -375,6 +375,10 @@ COMPOSE_CASES = [
     ComposeCase("extends-a-scalar-in-the-same-file",
                 "services:\n  a:\n    extends: b\n  b: 3\n",
                 EXIT_USAGE, 4, "services.b must be a mapping"),
+    ComposeCase("extends-file-variable-unset",
+                "services:\n  web:\n    extends:\n      file: ${COMMON:?set COMMON}\n"
+                "      service: base\n",
+                EXIT_USAGE, 4, "set COMMON"),
     ComposeCase("include-cycle", "include:\n  - other.yml\n", EXIT_USAGE, 0, "cycle",
                 (("other.yml", "include:\n  - overlays/prod.yml\n"),), ""),
     ComposeCase("include-missing-file", "include:\n  - nothere.yml\n", EXIT_USAGE, 2,
