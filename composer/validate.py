@@ -145,30 +145,30 @@ def _without_unique(node: Any, defs: Mapping[str, Any]) -> Any:
     return out
 
 
-def _go_anchors(schema: Any) -> Any:
-    """Python's `$` also matches before a final newline; Go's does not."""
+def _fix_anchor(pattern: str) -> str:
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(
+        "\\$") else pattern
 
-    def fix(pattern: str) -> str:
-        return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(
-            "\\$") else pattern
 
+def _go_anchors(schema: Any) -> None:
+    """Python's `$` also matches before a final newline; Go's does not (fixed in place)."""
     if isinstance(schema, dict):
-        out: dict[str, Any] = {}
         for key, value in schema.items():
             if key == "pattern" and isinstance(value, str):
-                out[key] = fix(value)
+                schema[key] = _fix_anchor(value)
             elif key == "patternProperties" and isinstance(value, dict):
-                out[key] = {fix(p): _go_anchors(v) for p, v in value.items()}
+                schema[key] = {_fix_anchor(p): v for p, v in value.items()}
+                for v in value.values():
+                    _go_anchors(v)
             else:
-                out[key] = _go_anchors(value)
-        return out
-    if isinstance(schema, list):
-        return [_go_anchors(v) for v in schema]
-    return schema
+                _go_anchors(value)
+    elif isinstance(schema, list):
+        for v in schema:
+            _go_anchors(v)
 
 
-def _as_compose_does(shipped: Mapping[str, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = copy.deepcopy(dict(shipped))
+def _as_compose_does(schema: dict[str, Any]) -> dict[str, Any]:
+    """Changes the freshly parsed schema in place (no copy: it is read once per process)."""
     defs = schema.setdefault("$defs", {})
     _flatten_all_of(defs)
     for path, key in _NOT_IN_COMPOSE:
@@ -193,12 +193,15 @@ def _as_compose_does(shipped: Mapping[str, Any]) -> dict[str, Any]:
         node = _node(schema, ("properties", section))
         if isinstance(node, dict):
             node.pop("additionalProperties", None)
+    texts = {k: json.dumps(v) for k, v in defs.items()}
     for unused in ("job", "schedule", "pre_start_hook", "container_spec", "workload_spec"):
-        if f'"#/$defs/{unused}"' not in json.dumps({k: v for k, v in defs.items() if k != unused}):
+        ref = f'"#/$defs/{unused}"'
+        if not any(ref in text for k, text in texts.items() if k != unused):
             defs.pop(unused, None)
+            texts.pop(unused, None)
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-    result: dict[str, Any] = _go_anchors(schema)
-    return result
+    _go_anchors(schema)
+    return schema
 
 
 def load_shipped_schema() -> dict[str, Any]:
@@ -398,7 +401,9 @@ class _PredicateCompiler:
         return check
 
     def _object(self, schema: Mapping[str, Any]) -> Check:
-        properties = {k: self.compile(v) for k, v in schema.get("properties", {}).items()}
+        raw: Mapping[str, Any] = schema.get("properties", {})
+        properties: dict[str, Check] = {}  # compiled on first use: a run pays for its keys only
+        compile_ = self.compile
         patterns = [(re.compile(p), self.compile(v))
                     for p, v in schema.get("patternProperties", {}).items()]
         additional_schema = schema.get("additionalProperties", True)
@@ -416,6 +421,8 @@ class _PredicateCompiler:
                 if type(key) is not str:
                     return False  # jsonschema cannot match patterns on other keys
                 prop = properties.get(key)
+                if prop is None and key in raw:
+                    prop = properties[key] = compile_(raw[key])
                 matched = prop is not None
                 if prop is not None and not prop(item):
                     return False
@@ -470,6 +477,27 @@ class _PredicateCompiler:
         return one_of
 
 
+class _LazyChecks(dict[str, Check]):
+    """Property checks compiled on first use: a run only pays for the keys its files use."""
+
+    def __init__(self, compiler: _PredicateCompiler, schemas: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.compiler = compiler
+        self.schemas = schemas
+
+    def get(self, key: str, default: Any = None) -> Any:
+        check = super().get(key)
+        if check is None:
+            schema = self.schemas.get(key, _MISSING)
+            if schema is _MISSING:
+                return default
+            check = self[key] = self.compiler.compile(schema)
+        return check
+
+
+_MISSING = object()
+
+
 # --------------------------------------------------------------------------- the engine
 
 
@@ -486,7 +514,7 @@ def _predicates() -> _Predicates:
     schema = compose_schema()
     compiler = _PredicateCompiler(schema)
     service = schema["$defs"]["service"]
-    keys = {k: compiler.compile(v) for k, v in service.get("properties", {}).items()}
+    keys = _LazyChecks(compiler, service.get("properties", {}))
     return _Predicates(compiler.compile(schema), compiler.compile(service), keys)
 
 
