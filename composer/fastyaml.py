@@ -43,6 +43,8 @@ except ImportError:  # pragma: no cover - depends on the installation
     CParser = None
 
 TAGGED_ATTR = "_composer_tagged"  # False on a document known to carry no tag at all
+ALIASED_ATTR = "_composer_aliased"  # False on a document known to have no alias (nor `<<`)
+ODD_KEYS_ATTR = "_composer_odd_keys"  # False on a document whose keys are all text
 ORIGIN_ATTR = "_composer_origin"  # the source file of a container (see composer.yamlio)
 RAW_ATTR = "_composer_raw"  # {key or index: (value as read, its source text)}
 _STR = "tag:yaml.org,2002:str"
@@ -106,6 +108,8 @@ class _Builder:
         self.container_entry: dict[int, _Entry] = {}
         self.max_depth = getattr(yaml, "max_depth", None)
         self.tagged = False  # whether the current document has any `!tag`
+        self.aliased = False  # ... any alias
+        self.odd_keys = False  # ... any key that is not text
         self.origin: Any = None  # the file every container is marked with
         self.merge_lines: set[int] = set()  # `<<:` lines: structure, not comments
 
@@ -216,6 +220,7 @@ class _Builder:
                 if not stack:
                     root = frame.node
             elif isinstance(ev, AliasEvent):
+                self.aliased = True
                 if ev.anchor not in self.anchors:
                     raise Unsupported("unknown anchor")
                 value = self.anchors[ev.anchor]
@@ -231,7 +236,9 @@ class _Builder:
             elif isinstance(ev, DocumentEndEvent):
                 if isinstance(root, CommentedMap):
                     setattr(root, TAGGED_ATTR, self.tagged)
-                    self.tagged = False
+                    setattr(root, ALIASED_ATTR, self.aliased)
+                    setattr(root, ODD_KEYS_ATTR, self.odd_keys)
+                self.tagged = self.aliased = self.odd_keys = False
                 docs.append(root)
                 self.doc_ranges.append((root, doc_start, len(self.entries)))
             elif isinstance(ev, (StreamStartEvent, StreamEndEvent)):
@@ -263,6 +270,8 @@ class _Builder:
         if not frame.has_key:
             if isinstance(value, (dict, list)) or alias:
                 raise Unsupported("complex or aliased mapping key")
+            if type(value) is not str:
+                self.odd_keys = True
             frame.key, frame.key_event, frame.has_key = value, ev, True
             return
         key, key_ev = frame.key, frame.key_event

@@ -24,7 +24,7 @@ from ruamel.yaml.reader import ReaderError
 from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
 from composer.errors import Location, YamlError
 from composer.fastyaml import ORIGIN_ATTR as FAST_ORIGIN_ATTR
-from composer.fastyaml import TAGGED_ATTR, load_documents
+from composer.fastyaml import ALIASED_ATTR, ODD_KEYS_ATTR, TAGGED_ATTR, load_documents
 
 # Larger Compose files do not exist in practice (a thousand services take about 1 MiB), and a
 # round-trip parse costs about ten seconds and 150 MiB per MiB: refusing keeps both bounded.
@@ -194,10 +194,13 @@ def load_text(text: str, path: Path) -> YamlFile:
                 f"top-level value must be a mapping (services:, volumes:, ...), not {kind}",
                 _document_location(text, path, len(documents)),
             )
-        check_expansion(doc, path)
-        if getattr(doc, TAGGED_ATTR, True):  # the fast loader knows when there is no tag
+        # The fast loader knows when a document has no alias, tag or odd key: no walk then.
+        if getattr(doc, ALIASED_ATTR, True):
+            check_expansion(doc, path)
+        if getattr(doc, TAGGED_ATTR, True):
             untag_keys(doc, path)
-        refuse_non_text_keys(doc, path)
+        if getattr(doc, ODD_KEYS_ATTR, True):
+            refuse_non_text_keys(doc, path)
         if fast is None:  # the fast loader takes no text with a tab in it
             refuse_tabbed_blank_lines(doc, path)
         if fast is None:
