@@ -96,7 +96,6 @@ def merge_files(
     merged: Merged | None = None
     try:
         merged = merge_inputs(inputs, cache)
-        secrets.learn(merged.env, merged.document)
         _refuse_empty(merged, inputs)
         out_dir = output.parent if output is not None else None
         doc = place(merged, out_dir)
@@ -111,13 +110,19 @@ def merge_files(
             doc, found = interpolated(doc, merged.env, secrets.is_secret)
             warnings += found
     except ComposerError as exc:
+        # The secret values are only learned when there is a message to keep them out of.
         if merged is None:
             secrets.learn_inputs(inputs)
+        else:
+            secrets.learn(merged.env, merged.document)
         exc.redact(secrets.scrub)
         raise
     head_base = merged.project_dir
     text = render(doc, merged.style, header(merged.sources, head_base, command), expected)
-    return MergeResult(text=text, document=doc, merged=merged, warnings=secrets.redacted(warnings))
+    if warnings:
+        secrets.learn(merged.env, merged.document)
+        warnings = secrets.redacted(warnings)
+    return MergeResult(text=text, document=doc, merged=merged, warnings=warnings)
 
 
 def _refuse_empty(merged: Merged, inputs: Inputs) -> None:

@@ -17,11 +17,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError as SchemaError
-from jsonschema.exceptions import best_match
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -34,6 +31,10 @@ from composer.inject import (
     Injections,
     template_fields,
 )
+from composer.predicates import Check, PredicateCompiler
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError as SchemaError
 
 PROJECT_FILE = "composer.yml"
 SCHEMA_FILE = "composer.schema.json"
@@ -172,8 +173,30 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+def _jsonschema_check(subschema: Any) -> Check:
+    def check(value: Any) -> bool:
+        return bool(_validator().evolve(schema=subschema).is_valid(value))
+
+    return check
+
+
+@cache
+def _valid() -> Check:
+    """A valid project file, the usual case, is told apart without importing jsonschema."""
+    return PredicateCompiler(schema(), _jsonschema_check).compile(schema())
+
+
 def _schema_errors(doc: CommentedMap) -> Iterator[SchemaError]:
-    for err in Draft202012Validator(schema()).iter_errors(doc):
+    if _valid()(doc):
+        return
+    for err in _validator().iter_errors(doc):
         yield _closest(err)
 
 
@@ -186,10 +209,12 @@ def _closest(err: SchemaError) -> SchemaError:
     if not err.context:
         return err
     fitting = [e for e in err.context if not (e.validator == "type" and not e.relative_path)]
+    from jsonschema.exceptions import ValidationError, best_match
+
     if fitting:
         return _closest(best_match(fitting))
     types = [t for e in err.context for t in _listed(e.validator_value)]
-    return SchemaError(
+    return ValidationError(
         f"expected {_types(list(dict.fromkeys(types)))}, got {_shown(err.instance)}",
         path=err.path,
         instance=err.instance,

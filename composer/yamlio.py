@@ -23,8 +23,8 @@ from ruamel.yaml.reader import ReaderError
 
 from composer.comments import PRE_ATTR, end_text, normalize, pre_text, preamble
 from composer.errors import Location, YamlError
-from composer.fastyaml import ORIGIN_ATTR as FAST_ORIGIN_ATTR
 from composer.fastyaml import ALIASED_ATTR, ODD_KEYS_ATTR, TAGGED_ATTR, load_documents
+from composer.fastyaml import ORIGIN_ATTR as FAST_ORIGIN_ATTR
 
 # Larger Compose files do not exist in practice (a thousand services take about 1 MiB), and a
 # round-trip parse costs about ten seconds and 150 MiB per MiB: refusing keeps both bounded.
