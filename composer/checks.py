@@ -966,6 +966,9 @@ def _check_additional_contexts(ctx: _Context, base: ModelPath, build: dict[str, 
             if isinstance(item, str) and "=" in item:
                 key, _, value = item.partition("=")
                 entries.append((i, key, value))
+            elif isinstance(item, str):  # Compose reads the list as a mapping, NAME=CONTEXT
+                ctx.report((*base, "build", "additional_contexts", i),
+                           f"invalid value {item}, expected key=value")
     for path_key, label, value in entries:
         if not value.startswith(SERVICE_PREFIX):
             continue

@@ -203,6 +203,16 @@ ERROR_CASES = {
             image: alpine
         """, "services.web.build.additional_contexts[0]",
         'additional context base refers to non-buildable service "base"'),
+    "additional-context-not-key-value": ("""
+        services:
+          web:
+            build:
+              context: .
+              additional_contexts:
+                - app=docker-image://app:1
+                - "app:1"  # <-
+        """, "services.web.build.additional_contexts[1]",
+        "invalid value app:1, expected key=value"),
     "no-image-no-build": ("""
         services:
           web:  # <-
