@@ -428,6 +428,11 @@ def _check_build(out: _Out, service: dict[str, Any]) -> None:
     platform = service.get("platform")
     if isinstance(platforms, list) and platforms and platform and platform not in platforms:
         out.error(("platform",), f'build.platforms must include platform "{platform}"')
+    for i, key in enumerate(_list(build.get("ssh"))):  # ID=PATH, or `default` alone
+        if not isinstance(key, str):
+            out.error(("build", "ssh", i), f"invalid ssh key {describe(key)}")
+        elif "=" not in key and key != "default":
+            out.error(("build", "ssh", i), f'invalid ssh key "{key}"')
 
 
 def _check_healthcheck(out: _Out, service: dict[str, Any]) -> None:
@@ -597,6 +602,10 @@ def _check_devices(out: _Out, service: dict[str, Any]) -> None:
         for i, device in enumerate(_list(devices)):
             if isinstance(device, dict) and "count" in device and "device_ids" in device:
                 out.error((*base, i), '"count" and "device_ids" are exclusive')
+    for i, mapping in enumerate(_list(service.get("devices"))):  # SOURCE[:TARGET[:PERMISSIONS]]
+        if isinstance(mapping, str) and mapping.count(":") > 2:
+            out.error(("devices", i),
+                      f"confusing device mapping, please use long syntax: {mapping}")
 
 
 # Unsigned integers of Compose's types: a negative value does not decode.
@@ -802,8 +811,20 @@ class _Context:
 
 
 def _check_resources(ctx: _Context) -> None:
+    for section in ("volumes", "networks", "secrets", "configs"):
+        for name, resource in ctx.section(section).items():
+            external = resource.get("external") if isinstance(resource, dict) else None
+            if not isinstance(external, dict) or "name" not in external:
+                continue
+            at: ModelPath = (section, name, "external", "name")
+            if "name" in resource and resource["name"] != external["name"]:
+                ctx.report(at, "name and external.name conflict; only use name")
+            else:
+                ctx.report(at, "external.name is deprecated; set name and external: true",
+                           "warning")
     for name, volume in ctx.section("volumes").items():
-        if isinstance(volume, dict) and volume.get("external") is True:
+        if isinstance(volume, dict) and (volume.get("external") is True
+                                         or isinstance(volume.get("external"), dict)):
             for key in volume:
                 if key not in ("name", "external") and not str(key).startswith("x-"):
                     ctx.report(("volumes", name, key),

@@ -213,6 +213,37 @@ ERROR_CASES = {
                 - "app:1"  # <-
         """, "services.web.build.additional_contexts[1]",
         "invalid value app:1, expected key=value"),
+    "device-mapping-with-four-parts": ("""
+        services:
+          web:
+            image: nginx
+            devices:
+              - /dev/sda:/dev/xvda:rwm:extra  # <-
+        """, "services.web.devices[0]",
+        "confusing device mapping, please use long syntax: /dev/sda:/dev/xvda:rwm:extra"),
+    "ssh-key-without-path": ("""
+        services:
+          web:
+            build:
+              context: .
+              ssh:
+                - deploy_key  # <-
+        """, "services.web.build.ssh[0]", 'invalid ssh key "deploy_key"'),
+    "name-and-external-name-differ": ("""
+        services: {web: {image: nginx}}
+        networks:
+          edge:
+            name: edge-prod
+            external:
+              name: edge  # <-
+        """, "networks.edge.external.name", "name and external.name conflict; only use name"),
+    "external-name-mapping-with-driver": ("""
+        services: {web: {image: nginx}}
+        volumes:
+          data:
+            driver: local  # <-
+            external: {}
+        """, "volumes.data.driver", 'conflicting parameters "external" and "driver" specified'),
     "no-image-no-build": ("""
         services:
           web:  # <-
@@ -569,7 +600,19 @@ VALID_CASES = {
         volumes:
           data: {external: true, name: data, x-note: kept}
         """,
+    "device-mappings": """
+        services:
+          web:
+            image: nginx
+            devices: ["/dev/sda", "/dev/sda:/dev/xvda", "/dev/sdb:/dev/xvdb:r"]
+        """,
 }
+
+
+def test_ssh_keys_name_a_path_except_default(tmp_path: Path) -> None:
+    # The binary accepts these too, but cannot print build.ssh as JSON to be compared.
+    text = "services: {web: {build: {context: ., ssh: [default, deploy=~/.ssh/id_deploy]}}}"
+    assert checks_of(tmp_path, text) == []
 
 
 @pytest.mark.parametrize("name", sorted(VALID_CASES))
@@ -790,7 +833,8 @@ def test_binary_accepts_every_valid_case(tmp_path: Path, oracle: Oracle, name: s
 @pytest.mark.parametrize("text", [
     "services: {web: {image: nginx, restart: sometimes}}",
     "services: {a: {image: a, ports: ['8080:80']}, b: {image: b, ports: ['8080:81']}}",
-], ids=["restart", "host-port"])
+    "services: {web: {image: nginx}}\nvolumes: {data: {external: {name: shared}}}",
+], ids=["restart", "host-port", "external-name"])
 def test_binary_accepts_what_we_only_warn_about(tmp_path: Path, oracle: Oracle, text: str) -> None:
     model, locate, _ = load(tmp_path, text)
     assert [p.severity for p in check_model(model, locate, project_dir=tmp_path)] == ["warning"]
