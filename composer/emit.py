@@ -14,7 +14,15 @@ import json
 import re
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.anchor import Anchor
+from ruamel.yaml.comments import (
+    Comment,
+    CommentedMap,
+    CommentedSeq,
+    Format,
+    TaggedScalar,
+    merge_attrib,
+)
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
@@ -24,6 +32,7 @@ from ruamel.yaml.scalarstring import (
     LiteralScalarString,
     SingleQuotedScalarString,
 )
+from ruamel.yaml.tag import Tag
 
 from composer.fastyaml import RAW_ATTR
 from composer.nodes import key_origin
@@ -39,6 +48,10 @@ _NUMBER = re.compile(
     r"|^[0-9]{4}-[0-9]{2}-[0-9]{2}|^[0-9:]+$",
     re.IGNORECASE,
 )
+
+
+_ANCHOR, _MERGE, _TAG = Anchor.attrib, merge_attrib, Tag.attrib
+_FORMAT, _COMMENT = Format.attrib, Comment.attrib
 
 
 class Unsupported(Exception):
@@ -92,6 +105,7 @@ class Writer:
         self.offset = offset
         self.out: list[str] = []
         self.seen: set[int] = set()
+        self.key_texts: dict[str, str] = {}
 
     # -- pieces -----------------------------------------------------------------------------
     def _raw(self, container: Any, key: Any, value: Any) -> tuple[str, int] | None:
@@ -147,6 +161,12 @@ class Writer:
         return text
 
     def key(self, key: Any) -> str:
+        if type(key) is str:  # the same few keys recur in every service
+            text = self.key_texts.get(key)
+            if text is None:
+                text = self.key_texts[key] = (
+                    key if _plain_ok(key) else json.dumps(key, ensure_ascii=False))
+            return text
         if isinstance(key, str) and not isinstance(key, TaggedScalar):
             return key if _plain_ok(key) else json.dumps(key, ensure_ascii=False)
         if isinstance(key, (int, ScalarInt)) and not isinstance(key, bool):
@@ -154,15 +174,16 @@ class Writer:
         raise Unsupported("key type")
 
     def _enter(self, node: Any) -> None:
-        anchor = getattr(node, "anchor", None)
+        # ruamel's attributes are read directly: its properties create them when absent.
+        anchor = getattr(node, _ANCHOR, None)
         named = anchor is not None and bool(getattr(anchor, "value", None))
         if id(node) in self.seen and named:
             raise Unsupported("alias of a named anchor")  # ruamel keeps `&name` / `*name`
         # a node shared only by merging (extends, an overlay's alias) is written out again
         self.seen.add(id(node))
-        if getattr(node, "merge", None):
+        if getattr(node, _MERGE, None):
             raise Unsupported("merge key")
-        tag = getattr(getattr(node, "tag", None), "value", None)
+        tag = getattr(getattr(node, _TAG, None), "value", None)
         if tag:
             raise Unsupported("tagged collection")
         if named and anchor is not None and anchor.always_dump:
@@ -183,13 +204,14 @@ class Writer:
     def is_block(value: Any) -> bool:
         if not isinstance(value, (CommentedMap, CommentedSeq)) or not len(value):
             return False
-        fa = getattr(value, "fa", None)
+        fa = getattr(value, _FORMAT, None)
         return not (fa is not None and fa.flow_style())
 
     # -- blocks ------------------------------------------------------------------------------
     def block_map(self, node: Any, indent: int, first_prefix: str | None = None) -> None:
         self._enter(node)
-        items = node.ca.items
+        ca = getattr(node, _COMMENT, None)
+        items = ca.items if ca is not None else {}
         pad = " " * indent
         for index, (key, value) in enumerate(node.items()):
             slot = items.get(key)
@@ -218,7 +240,8 @@ class Writer:
 
     def block_seq(self, node: Any, indent: int) -> None:
         self._enter(node)
-        items = node.ca.items
+        ca = getattr(node, _COMMENT, None)
+        items = ca.items if ca is not None else {}
         pad = " " * indent
         content = indent + (self.sequence_indent - self.offset)
         for index, value in enumerate(node):

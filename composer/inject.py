@@ -11,7 +11,6 @@ signature, so adding a setting is one decorated function plus its entry in the J
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,6 +205,8 @@ def combine(lower: Mapping[str, Any], upper: Mapping[str, Any]) -> dict[str, Any
 def template_fields(template: str) -> set[str]:
     """Names used by a `{field}` template; raises ValueError on anything but plain fields."""
     names: set[str] = set()
+    import string
+
     for _, name, spec, conversion in string.Formatter().parse(template):
         if name is None:
             continue

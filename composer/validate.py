@@ -27,7 +27,6 @@ imported and run to explain a rejected definition, and then only on its keys tha
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import importlib.resources
 import importlib.util
@@ -389,6 +388,8 @@ def _unknown_keys(path: ModelPath, instance: dict[str, Any],
                 message += " (newer than Docker Compose v2.40.3, which refuses it)"
                 out.append(((*path, key), message))
                 continue
+            import difflib
+
             close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.75)
             if close:
                 message += f" (did you mean '{close[0]}'?)"

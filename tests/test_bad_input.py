@@ -861,6 +861,30 @@ def test_unknown_option_is_a_usage_error(cli: CliRunner, project: Path) -> None:
     assert_refused(result, before, project, rc=EXIT_USAGE)
 
 
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("merge", "--format", "json", "--envv", "prod"), "No such option '--envv'"),
+        (("merge", "--format=json", "--env"), "'--env' requires an argument"),
+        (("validate", "--env", "prod", "--format", "json", "--set"), "'--set' requires"),
+        (("check", "--format", "json", "--nope"), "No such option '--nope'"),
+        (("merge", "--format", "json", "--output"), "'--output' requires"),
+    ],
+    ids=["unknown-option", "missing-value", "validate", "check", "output-without-path"],
+)
+def test_usage_errors_asked_for_as_json_are_json(
+    cli: CliRunner, project: Path, args: tuple[str, ...], fragment: str
+) -> None:
+    before = snapshot(project)
+    result = cli(*args, cwd=project)
+    assert_refused(result, before, project, rc=EXIT_USAGE)
+    data = json.loads(result.stderr)
+    assert data["exit_code"] == EXIT_USAGE
+    [problem] = data["problems"]
+    assert problem["severity"] == "error"
+    assert fragment in problem["message"]
+
+
 def test_a_closed_stdout_is_not_a_crash(project: Path) -> None:
     """`composer merge ... | head -1`: the reader leaves early; no traceback, no bug report."""
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO_ROOT)}

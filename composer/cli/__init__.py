@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from composer.errors import ComposerError, Problem
+from composer.errors import ComposerError, Location, Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 BUG_EXIT = 3
@@ -58,6 +56,8 @@ class Reporter:
             "problems": [p.as_dict() for p in self.problems],
             "notes": self.notes,
         }
+        import json
+
         click.echo(json.dumps(data, indent=2), err=True)
 
 
@@ -88,6 +88,8 @@ def _run(fn: Callable[[], int], fmt: str, reporter: Reporter | None) -> None:
         _quiet_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     except Exception:  # a bug in composer, not in the input
+        import traceback
+
         traceback.print_exc()
         click.echo(
             "composer: internal error; please report it with the command and input files.",
@@ -132,7 +134,43 @@ def input_options(fn: F) -> F:
     return fn
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _wants_json(args: Sequence[str]) -> bool:
+    """`--format json` anywhere on the line (before `--`): usage errors then come as JSON too."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return False
+        if arg == "--format=json" or (arg == "--format" and args[i + 1 : i + 2] == ["json"]):
+            return True
+    return False
+
+
+class _Group(click.Group):
+    """click's group, but a usage error asked for in JSON is reported as JSON (exit 2)."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not _wants_json(argv):
+            return super().main(argv, *rest, **extra)
+        extra["standalone_mode"] = False
+        try:
+            return super().main(argv, *rest, **extra)
+        except click.UsageError as exc:
+            hint = f"see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+            reporter = Reporter("json")
+            reporter.report([Problem(exc.format_message(), Location())])
+            if hint:
+                reporter.note(hint)
+            reporter.finish(exc.exit_code)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="composer-stacks", prog_name="composer")
 def main() -> None:
     """Per-environment Docker Compose stacks from one base file and overlays."""
