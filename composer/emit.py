@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from ruamel.yaml.anchor import Anchor
@@ -22,6 +23,17 @@ from ruamel.yaml.comments import (
     Format,
     TaggedScalar,
     merge_attrib,
+)
+from ruamel.yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
 )
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarfloat import ScalarFloat
@@ -36,6 +48,7 @@ from ruamel.yaml.tag import Tag
 
 from composer.fastyaml import RAW_ATTR
 from composer.nodes import key_origin
+from composer.nodes import scalar as plain_scalar
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./${}@(=+][^\n]*$")
 _RESERVED = frozenset(
@@ -287,32 +300,26 @@ def same_model(text: str, doc: Any, yaml: Any) -> bool:
     """Whether text reads back as doc, walking the parser's events against the tree directly
     (no second tree is built: this check runs on every write)."""
     from composer.fastyaml import _Builder, available, parser_for
-    from composer.nodes import scalar
 
     if not available():
         return False
     builder = _Builder(text, yaml)
     parser = parser_for(text)
     try:
-        events = iter(list(_events(parser)))
-        return _same_node(events, doc, builder, scalar) and next(events, None) is None
+        events = _events(parser)
+        return _Comparer(builder).same(events, doc) and next(events, None) is None
     except Exception:  # unreadable text is simply not the same
         return False
 
 
-def _events(parser: Any) -> Any:
-    from ruamel.yaml.events import (
-        DocumentEndEvent,
-        DocumentStartEvent,
-        StreamEndEvent,
-        StreamStartEvent,
-    )
+_FRAME_EVENTS = (StreamStartEvent, StreamEndEvent, DocumentStartEvent, DocumentEndEvent)
 
-    while parser.check_event():
-        event = parser.get_event()
-        if not isinstance(
-            event, (StreamStartEvent, StreamEndEvent, DocumentStartEvent, DocumentEndEvent)
-        ):
+
+def _events(parser: Any) -> Iterator[Any]:
+    check, get = parser.check_event, parser.get_event
+    while check():
+        event = get()
+        if type(event) not in _FRAME_EVENTS:
             yield event
 
 
@@ -324,39 +331,44 @@ def _same_scalar(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _same_node(events: Any, expected: Any, builder: Any, scalar: Any) -> bool:
-    from ruamel.yaml.events import (
-        MappingEndEvent,
-        MappingStartEvent,
-        ScalarEvent,
-        SequenceEndEvent,
-        SequenceStartEvent,
-    )
+class _Comparer:
+    """The event stream against the tree, node by node."""
 
-    event = next(events)
-    if getattr(event, "anchor", None) is not None:
+    def __init__(self, builder: Any) -> None:
+        self.construct = builder.scalar
+
+    def scalar(self, event: Any, expected: Any) -> bool:
+        if type(expected) is str and event.style is None and event.value == expected:
+            # the same plain text: equal when it still reads as text (the builder caches that)
+            return type(self.construct(event)) is str
+        return _same_scalar(plain_scalar(self.construct(event)), plain_scalar(expected))
+
+    def same(self, events: Iterator[Any], expected: Any) -> bool:
+        event = next(events)
+        if event.anchor is not None:
+            return False
+        kind = type(event)
+        if kind is ScalarEvent:
+            if isinstance(expected, (dict, list)):
+                return False
+            return self.scalar(event, expected)
+        if kind is MappingStartEvent:
+            if not isinstance(expected, dict):
+                return False
+            scalar, same = self.scalar, self.same
+            for key, value in expected.items():
+                key_event = next(events)
+                if type(key_event) is not ScalarEvent or key_event.anchor is not None:
+                    return False
+                if not scalar(key_event, key) or not same(events, value):
+                    return False
+            return type(next(events)) is MappingEndEvent
+        if kind is SequenceStartEvent:
+            if not isinstance(expected, list):
+                return False
+            same = self.same
+            for value in expected:
+                if not same(events, value):
+                    return False
+            return type(next(events)) is SequenceEndEvent
         return False
-    if isinstance(event, ScalarEvent):
-        if isinstance(expected, (dict, list)):
-            return False
-        return _same_scalar(scalar(builder.scalar(event)), scalar(expected))
-    if isinstance(event, MappingStartEvent):
-        if not isinstance(expected, dict):
-            return False
-        for key, value in expected.items():
-            key_event = next(events)
-            if not isinstance(key_event, ScalarEvent):
-                return False
-            if not _same_scalar(scalar(builder.scalar(key_event)), scalar(key)):
-                return False
-            if not _same_node(events, value, builder, scalar):
-                return False
-        return isinstance(next(events), MappingEndEvent)
-    if isinstance(event, SequenceStartEvent):
-        if not isinstance(expected, list):
-            return False
-        for value in expected:
-            if not _same_node(events, value, builder, scalar):
-                return False
-        return isinstance(next(events), SequenceEndEvent)
-    return False
