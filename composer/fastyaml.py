@@ -12,10 +12,11 @@ reuse it verbatim. Anything unusual makes the caller fall back to the pure loade
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, LineCol, TaggedScalar
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.events import (
     AliasEvent,
@@ -64,7 +65,11 @@ def parser_for(text: str) -> Any:
     return CParser(io.StringIO(text))
 
 
-@dataclass
+_contains = OrderedDict.__contains__
+_set_item = OrderedDict.__setitem__
+
+
+@dataclass(slots=True)
 class _Entry:
     """A mapping key or sequence item, in document order, for placing comments."""
 
@@ -78,10 +83,11 @@ class _Entry:
     flow_end: tuple[int, int] | None = None  # where a flow collection value ends
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     node: Any
     is_map: bool
+    lines: dict[Any, list[int]]  # the node's line/column table, filled directly
     flow: bool = False
     key: Any = None
     key_event: Any = None
@@ -190,7 +196,9 @@ class _Builder:
                 node: Any = CommentedMap() if is_map else CommentedSeq()
                 if self.origin is not None:
                     setattr(node, ORIGIN_ATTR, self.origin)
-                node._yaml_set_line_col(ev.start_mark.line, ev.start_mark.column)
+                table = LineCol()
+                table.line, table.col, table.data = ev.start_mark.line, ev.start_mark.column, {}
+                setattr(node, LineCol.attrib, table)
                 if not ev.flow_style:
                     node.fa.set_block_style()
                 if ev.tag is not None and ev.tag != "!":
@@ -203,7 +211,7 @@ class _Builder:
                 if stack:
                     self._add(stack[-1], node, ev, None, scalar_end=None)
                     self.container_entry[id(node)] = self.entries[-1]
-                stack.append(_Frame(node, is_map, bool(ev.flow_style)))
+                stack.append(_Frame(node, is_map, table.data, bool(ev.flow_style)))
                 if self.max_depth and len(stack) > self.max_depth:
                     raise Unsupported("nested too deep")  # the pure loader says where
             elif isinstance(ev, (MappingEndEvent, SequenceEndEvent)):
@@ -260,7 +268,7 @@ class _Builder:
         if not frame.is_map:
             index = len(node)
             node.append(value)
-            node._yaml_set_idx_line_col(index, [line, col])
+            frame.lines[index] = [line, col]
             if raw is not None:
                 frame.raw[index] = (value, raw)
             self.entries.append(
@@ -285,11 +293,12 @@ class _Builder:
             else:
                 raise Unsupported("merge key with a scalar")
             return
-        if key in node:
+        if _contains(node, key):
             raise Unsupported("duplicate key")
         kl, kc = key_ev.start_mark.line, key_ev.start_mark.column
-        node[key] = value
-        node._yaml_set_kv_line_col(key, [kl, kc, line, col])
+        _set_item(node, key, value)  # a new key of a new map: none of ruamel's checks apply
+        node._ok.add(key)
+        frame.lines[key] = [kl, kc, line, col]
         if raw is not None:
             frame.raw[key] = (value, raw)
         key_end = (key_ev.end_mark.line, key_ev.end_mark.column)
