@@ -16,6 +16,7 @@ from composer.errors import MergeError
 from composer.listkeys import entry_key
 from composer.nodes import (
     as_string_scalar,
+    carry_comment,
     clone_map,
     clone_seq,
     combine_comment,
@@ -181,8 +182,12 @@ class Merger:
         addition: Any
         if isinstance(over, dict):
             addition = new_seq_like(over)
+            addition.ca.items.clear()  # keyed by the mapping's keys: re-homed below by index
             for key, value in over.items():
+                first = len(addition)
                 addition.extend(_kv_strings(key, value))
+                if len(addition) > first:
+                    carry_comment(over, key, addition, first)
         elif isinstance(over, str):
             addition = CommentedSeq([over])
         elif isinstance(over, list):
@@ -259,10 +264,13 @@ class Merger:
             clone_map(base_map) if isinstance(base_map, CommentedMap) else _to_map(base_map)
         )
         for name, value in over_map.items():
-            if name in merged and isinstance(merged[name], dict) and isinstance(value, dict):
+            existed = name in merged
+            if existed and isinstance(merged[name], dict) and isinstance(value, dict):
                 merged[name] = self.merge_maps(merged[name], value, (*path, str(name)))
-            elif name not in merged or value is not None:
+            elif not existed or value is not None:
                 merged[name] = value
+            earlier = base_map if existed else None
+            combine_comment(earlier, name, over_map, name, merged, name, eol=2)
         return merged
 
     def _extra_hosts(self, base: Any, over: Any, path: Path_) -> Any:
@@ -277,10 +285,11 @@ class Merger:
             return over
         base_entries = _host_entries(base)
         over_entries = _host_entries(over)
+        over_eol = 0 if isinstance(over, list) else 2
         if isinstance(base, dict):
             result = clone_map(base) if isinstance(base, CommentedMap) else _to_map(base)
-            present = set(base_entries)
-            for entry in over_entries:
+            present = {entry for entry, _ in base_entries}
+            for entry, src_key in over_entries:
                 if entry in present:
                     continue
                 present.add(entry)
@@ -293,16 +302,24 @@ class Merger:
                 else:
                     values = list(current) if isinstance(current, list) else [current]
                     result[host] = CommentedSeq([*values, ip])
+                had = result if current is not None else None
+                combine_comment(had, host, over, src_key, result, host, eol=2, over_eol=over_eol)
             return result
         result_seq = clone_seq(base) if isinstance(base, CommentedSeq) else CommentedSeq(base)
-        present_seq = set(base_entries)
-        source = over if isinstance(over, list) else None
-        for index, entry in enumerate(over_entries):
-            if entry not in present_seq:
-                present_seq.add(entry)
-                result_seq.append(source[index] if source is not None else entry)
-                if source is not None:
-                    _carry_item_comment(source, index, result_seq, len(result_seq) - 1)
+        present_seq = {entry for entry, _ in base_entries}
+        commented: set[Any] = set()
+        for entry, src_key in over_entries:
+            if entry in present_seq:
+                continue
+            present_seq.add(entry)
+            if isinstance(over, list):
+                result_seq.append(over[src_key])
+                _carry_item_comment(over, src_key, result_seq, len(result_seq) - 1)
+            else:
+                result_seq.append(entry)
+                if src_key not in commented:  # a host with several addresses: once, on the first
+                    commented.add(src_key)
+                    carry_comment(over, src_key, result_seq, len(result_seq) - 1)
         return result_seq
 
     def _logging(self, base: Any, over: Any, path: Path_) -> Any:
@@ -328,15 +345,16 @@ class Merger:
         def subnet(entry: Any) -> Any:
             return scalar(entry.get("subnet")) if isinstance(entry, dict) else None
 
-        for original in base:
-            right = _Ref(original)
-            for override in over:
+        for base_index, original in enumerate(base):
+            right = _Ref(original, (base, base_index))
+            for over_index, override in enumerate(over):
                 if subnet(override) != subnet(right.value) and not any(
                     subnet(c.value) == subnet(override) for c in configs
                 ):
-                    configs.append(_Ref(override))
+                    configs.append(_Ref(override, (over, over_index)))
                     continue
                 right.value = self.merge_maps(right.value, override, path)
+                right.sources.append((over, over_index))
                 for index, existing in enumerate(configs):
                     if subnet(existing.value) == subnet(right.value):
                         configs[index] = right
@@ -344,7 +362,17 @@ class Merger:
                 else:
                     configs.append(right)
         result = new_seq_like(base)
-        result.extend(ref.value for ref in configs)
+        result.ca.items.clear()  # by the base's indexes: placed again by where each entry went
+        placed: set[int] = set()
+        for index, ref in enumerate(configs):
+            result.append(ref.value)
+            if id(ref) in placed:
+                continue
+            placed.add(id(ref))
+            (first, first_index), *later = ref.sources
+            carry_comment(first, first_index, result, index)
+            for source, source_index in later:
+                combine_comment(result, index, source, source_index, result, index, eol=0)
         return result
 
 
@@ -352,12 +380,14 @@ _MISSING = object()
 
 
 class _Ref:
-    """A slot holding a mapping that later merges replace for every holder at once."""
+    """A slot holding a mapping that later merges replace for every holder at once; `sources`
+    are the list entries merged into it (list, index), whose comments it carries."""
 
-    __slots__ = ("value",)
+    __slots__ = ("sources", "value")
 
-    def __init__(self, value: Any) -> None:
+    def __init__(self, value: Any, source: tuple[Any, int]) -> None:
         self.value = value
+        self.sources = [source]
 
 
 def _kind(node: Any) -> str:
@@ -390,8 +420,10 @@ def _kv_strings(key: Any, value: Any) -> list[Any]:
 
 
 def _names_to_map(names: Any, default: tuple[tuple[str, Any], ...] | None) -> CommentedMap:
+    """The mapping form of a name list; each name keeps its entry's comment."""
     result = new_map_like(names)
-    for name in names if isinstance(names, list) else [names]:
+    result.ca.items.clear()  # keyed by list index: re-homed below by name
+    for index, name in enumerate(names if isinstance(names, list) else [names]):
         if default is None:
             result[scalar(name)] = None
         else:
@@ -399,21 +431,24 @@ def _names_to_map(names: Any, default: tuple[tuple[str, Any], ...] | None) -> Co
             for key, value in default:
                 entry[key] = value
             result[scalar(name)] = entry
+        if isinstance(names, list):
+            carry_comment(names, index, result, scalar(name))
     return result
 
 
-def _host_entries(value: Any) -> list[str]:
+def _host_entries(value: Any) -> list[tuple[str, Any]]:
+    """Each `host=ip` entry with the key or index of the node it comes from."""
     if isinstance(value, dict):
-        entries: list[str] = []
+        entries: list[tuple[str, Any]] = []
         for host, ip in value.items():
             if isinstance(ip, list):
-                entries.extend(f"{host}={go_format(i)}" for i in ip)
+                entries.extend((f"{host}={go_format(i)}", host) for i in ip)
             else:
-                entries.append(f"{host}={go_format(ip)}")
-        return sorted(entries)
+                entries.append((f"{host}={go_format(ip)}", host))
+        return sorted(entries, key=lambda pair: pair[0])
     if isinstance(value, list):
-        return [str(scalar(v)) for v in value]
-    return [str(scalar(value))]
+        return [(str(scalar(v)), index) for index, v in enumerate(value)]
+    return [(str(scalar(value)), None)]
 
 
 def _carry_comment(src: Any, src_key: Any, dst: Any, dst_key: Any) -> None:

@@ -115,6 +115,21 @@ def move_comment(src: Any, src_key: Any, dst: Any, dst_key: Any) -> None:
     dst.ca.items[dst_key] = ca.items[src_key]
 
 
+def carry_comment(src: Any, src_key: Any, dst: Any, dst_key: Any) -> None:
+    """Give dst[dst_key] the comment of src[src_key], also when one is a mapping and the other a
+    list (their slots differ: the end-of-line comment is at index 2 in mappings, 0 in lists).
+    Nothing happens when src[src_key] has no comment."""
+    slot = _slot(src, src_key)
+    if slot is None:
+        return
+    pre = slot[1]
+    eol = slot[0] if isinstance(src, list) else slot[2]
+    if not (pre or eol is not None):
+        return
+    in_list = isinstance(dst, list)
+    dst.ca.items[dst_key] = [eol, pre, None, None] if in_list else [None, pre, eol, None]
+
+
 def combine_comment(
     base: Any,
     base_key: Any,
