@@ -10,11 +10,13 @@ import datetime
 from typing import Any
 
 from ruamel.yaml.comments import Comment, CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import CommentMark
 from ruamel.yaml.mergevalue import MergeValue
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from composer.comments import END_ATTR, PRE_ATTR
 from composer.fastyaml import RAW_ATTR
@@ -161,6 +163,56 @@ def combine_comment(
         drop_comment(dst, dst_key)
         return
     dst.ca.items[dst_key] = slot
+
+
+def lower_heading(doc: CommentedMap, earlier: Any) -> CommentedMap:
+    """doc with its heading comment moved above the first entry it adds to `earlier`.
+
+    A later document's heading describes what that document brings, and a merged document has
+    only one heading (the first one's): so it goes down the document's first keys while those
+    already exist in `earlier` as mappings, and stands above the key where they part. Only that
+    path is cloned; doc itself is untouched.
+    """
+    head = doc.ca.comment
+    tokens = head[1] if head is not None and len(head) > 1 and head[1] else []
+    lines = [line.strip() for t in tokens for line in t.value.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    if not lines or not len(doc):
+        return doc
+    top = clone_map(doc)
+    top.ca.comment = [head[0], None] if head[0] is not None else None
+    node: CommentedMap = top
+    other = earlier
+    while True:
+        key = next(iter(node))
+        value = node[key]
+        if not (
+            isinstance(other, dict)
+            and key in other
+            and isinstance(other[key], dict)
+            and isinstance(value, CommentedMap)
+            and len(value)
+        ):
+            break
+        child = clone_map(value)
+        node[key] = child
+        node, other = child, other[key]
+    column = _key_column(node, key)
+    moved = [CommentToken(line + "\n", CommentMark(column), None) for line in lines]
+    slot = node.ca.items.setdefault(key, [None, None, None, None])
+    slot[1] = moved + list(slot[1] or [])
+    return top
+
+
+def _key_column(node: CommentedMap, key: Any) -> int:
+    try:
+        position = node.lc.key(key)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return 0
+    return position[1] if position and isinstance(position[1], int) else 0
 
 
 def _trim_blank(tokens: list[Any]) -> list[Any]:

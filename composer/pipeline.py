@@ -20,7 +20,7 @@ from composer.errors import ComposerError, InterpolationError, Location, MergeEr
 from composer.extends import Extender
 from composer.include import Includer
 from composer.merge import Merger
-from composer.nodes import clone_map
+from composer.nodes import clone_map, lower_heading
 from composer.paths import Rebaser, relative_prefix
 from composer.render import HEADER_PREFIX
 from composer.source import locate_item
@@ -132,14 +132,14 @@ def merge_inputs(
     acc: CommentedMap | None = None
     style: Style | None = None
     sources: list[Path] = []
-    docs: list[tuple[CommentedMap, Path]] = []
+    docs: list[tuple[CommentedMap, Path, bool]] = []  # (document, file, first in its file)
     for path in inputs.files:
         loaded = cache.load(path)
         sources.append(loaded.path)
         style = style or loaded.style
-        docs.extend((doc, loaded.path) for doc in loaded.documents)
-    docs.extend(inputs.overlays)
-    for doc, path in docs:
+        docs.extend((doc, loaded.path, i == 0) for i, doc in enumerate(loaded.documents))
+    docs.extend((doc, path, True) for doc, path in inputs.overlays)
+    for doc, path, first in docs:
         tagged = resolve_tags(doc)
         current = extender.apply(tagged.document, path, tagged.cleared)
         current = includer.apply(current, (*chain, path.resolve()))
@@ -147,6 +147,8 @@ def merge_inputs(
             acc = current
             continue
         earlier = clear_paths(acc, tagged.cleared)
+        if not first:  # a file's own heading is about the file; a later document's, its entries
+            current = lower_heading(current, earlier)
         try:
             acc = merger.merge_maps(earlier, current, ())
             combine_edges(acc, earlier, current)
