@@ -286,6 +286,7 @@ class Merger:
         base_entries = _host_entries(base)
         over_entries = _host_entries(over)
         over_eol = 0 if isinstance(over, list) else 2
+        commented: set[Any] = set()  # a host with several addresses: its comment goes once
         if isinstance(base, dict):
             result = clone_map(base) if isinstance(base, CommentedMap) else _to_map(base)
             present = {entry for entry, _ in base_entries}
@@ -297,17 +298,22 @@ class Merger:
                 if "=" not in entry:
                     host, _, ip = entry.partition(":")
                 current = result.get(host)
+                first = src_key not in commented
+                commented.add(src_key)
                 if current is None:
                     result[host] = ip
-                else:
-                    values = list(current) if isinstance(current, list) else [current]
-                    result[host] = CommentedSeq([*values, ip])
-                had = result if current is not None else None
-                combine_comment(had, host, over, src_key, result, host, eol=2, over_eol=over_eol)
+                    if first:
+                        combine_comment(
+                            None, host, over, src_key, result, host, eol=2, over_eol=over_eol
+                        )
+                    continue
+                result[host] = _more_addresses(result, host, current)
+                result[host].append(ip)
+                if first:
+                    carry_comment(over, src_key, result[host], len(result[host]) - 1)
             return result
         result_seq = clone_seq(base) if isinstance(base, CommentedSeq) else CommentedSeq(base)
         present_seq = {entry for entry, _ in base_entries}
-        commented: set[Any] = set()
         for entry, src_key in over_entries:
             if entry in present_seq:
                 continue
@@ -317,7 +323,7 @@ class Merger:
                 _carry_item_comment(over, src_key, result_seq, len(result_seq) - 1)
             else:
                 result_seq.append(entry)
-                if src_key not in commented:  # a host with several addresses: once, on the first
+                if src_key not in commented:
                     commented.add(src_key)
                     carry_comment(over, src_key, result_seq, len(result_seq) - 1)
         return result_seq
@@ -449,6 +455,25 @@ def _host_entries(value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, list):
         return [(str(scalar(v)), index) for index, v in enumerate(value)]
     return [(str(scalar(value)), None)]
+
+
+def _more_addresses(hosts: CommentedMap, host: Any, current: Any) -> CommentedSeq:
+    """A host's addresses as a list to append to; a single address takes along the comment at
+    the end of its line, which would otherwise end the host's line above the list."""
+    if isinstance(current, CommentedSeq):
+        return clone_seq(current)
+    if isinstance(current, list):
+        return CommentedSeq(current)
+    addresses = CommentedSeq([current])
+    slot = hosts.ca.items.get(host)
+    if slot is not None and slot[2] is not None:
+        addresses.ca.items[0] = [slot[2], None, None, None]
+        slot = [*slot[:2], None, *slot[3:]]
+        if any(slot):
+            hosts.ca.items[host] = slot
+        else:
+            del hosts.ca.items[host]
+    return addresses
 
 
 def _carry_comment(src: Any, src_key: Any, dst: Any, dst_key: Any) -> None:
