@@ -111,6 +111,11 @@ class _Builder:
         self.entries: list[_Entry] = []
         self.content_lines: set[int] = set()  # lines inside multi-line scalars
         self.scalar_cache: dict[tuple[str, str], Any] = {}
+        # First characters an implicit type (number, bool, null, ...) can start with: any other
+        # plain scalar is text without asking the resolver's regular expressions.
+        table = self.resolver.versioned_resolver
+        self.typed_first: frozenset[str] | None = (
+            None if None in table else frozenset(k for k in table if k))
         self.container_entry: dict[int, _Entry] = {}
         self.max_depth = getattr(yaml, "max_depth", None)
         self.tagged = False  # whether the current document has any `!tag`
@@ -133,7 +138,10 @@ class _Builder:
             return SingleQuotedScalarString(ev.value)
         if style is not None:
             return self._construct(ev, style)
-        key = ("", ev.value)
+        text = ev.value
+        if text and self.typed_first is not None and text[0] not in self.typed_first:
+            return text
+        key = ("", text)
         cached = self.scalar_cache.get(key)
         if cached is not None:
             return cached[0]
