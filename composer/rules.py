@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 from functools import lru_cache
+from typing import Any
 
 
 class Rule(Enum):
@@ -103,38 +104,49 @@ _UNIQUE: dict[str, Unique] = {
 }
 
 
-def _split(
-    table: dict[str, Rule] | dict[str, Unique],
-) -> dict[int, list[tuple[tuple[str, ...], object]]]:
-    by_len: dict[int, list[tuple[tuple[str, ...], object]]] = {}
+_Trie = dict[str, Any]
+_VALUE = "\0value"  # no path segment contains a NUL
+
+
+def _trie(table: dict[str, Rule] | dict[str, Unique]) -> _Trie:
+    root: _Trie = {}
     for pattern, value in table.items():
-        parts = tuple(pattern.split("."))
-        by_len.setdefault(len(parts), []).append((parts, value))
-    return by_len
+        node = root
+        for part in pattern.split("."):
+            node = node.setdefault(part, {})
+        node[_VALUE] = value
+    return root
 
 
-_RULES_BY_LEN = _split(_RULES)
-_UNIQUE_BY_LEN = _split(_UNIQUE)
+_RULES_TRIE = _trie(_RULES)
+_UNIQUE_TRIE = _trie(_UNIQUE)
 
 
-def _match(path: tuple[str, ...], table: dict[int, list[tuple[tuple[str, ...], object]]]) -> object:
-    for pattern, value in table.get(len(path), ()):
-        if all(p == "*" or p == s for p, s in zip(pattern, path, strict=True)):
-            return value
-    return None
+def _match(path: tuple[str, ...], node: _Trie, start: int = 0) -> object:
+    """The value of the pattern matching path (segments equal, or `*`), if any."""
+    if start == len(path):
+        return node.get(_VALUE)
+    part = path[start]
+    exact = node.get(part)
+    if exact is not None:
+        found = _match(path, exact, start + 1)
+        if found is not None:
+            return found
+    wild = node.get("*")
+    return None if wild is None else _match(path, wild, start + 1)
 
 
 @lru_cache(maxsize=65536)
 def rule_for(path: tuple[str, ...]) -> Rule | None:
     """The special merge rule at path, or None for the default behaviour."""
-    found = _match(path, _RULES_BY_LEN)
+    found = _match(path, _RULES_TRIE)
     return found if isinstance(found, Rule) else None
 
 
 @lru_cache(maxsize=65536)
 def unique_for(path: tuple[str, ...]) -> Unique | None:
     """How the list at path is de-duplicated after a merge, or None when it is not."""
-    found = _match(path, _UNIQUE_BY_LEN)
+    found = _match(path, _UNIQUE_TRIE)
     return found if isinstance(found, Unique) else None
 
 
