@@ -671,10 +671,19 @@ _DECODED: tuple[tuple[tuple[str, ...], str], ...] = (
     (("gpus", "[]", "count"), "count"),
     (("deploy", "resources", "reservations", "devices", "[]", "count"), "count"),
     (("blkio_config", "weight"), "number"),
+    (("secrets", "[]", "mode"), "octal"),
+    (("configs", "[]", "mode"), "octal"),
+    (("deploy", "resources", "reservations", "generic_resources", "[]", "discrete_resource_spec",
+      "value"), "int"),
     (("blkio_config", "weight_device", "[]", "weight"), "number"),
 )
 _BOOLEANS = {"true", "false", "y", "yes", "on", "n", "no", "off"}
-_GO_INT = re.compile(r"[+-]?\d+\Z")
+_GO_DIGITS = {10: re.compile(r"[+-]?[0-9]+\Z"), 8: re.compile(r"[+-]?[0-7]+\Z")}
+
+
+def is_go_int64(text: str, base: int = 10) -> bool:
+    """strconv.ParseInt(text, base, 64): ASCII digits of the base, a sign, no overflow."""
+    return bool(_GO_DIGITS[base].match(text)) and -(1 << 63) <= int(text, base) < (1 << 63)
 
 
 def _decode_error(kind: str, value: str) -> str | None:
@@ -688,10 +697,13 @@ def _decode_error(kind: str, value: str) -> str | None:
     if kind == "bool":
         return None if value.lower() in _BOOLEANS else f"invalid boolean {value!r}"
     if kind == "int":
-        return None if _GO_INT.match(value) else f"invalid integer {value!r}"
+        return None if is_go_int64(value) else f"invalid integer {value!r}"
     if kind == "count":
-        return None if value == "all" or _GO_INT.match(value) else (
+        return None if value.lower() == "all" or is_go_int64(value) else (
             f"invalid count {value!r}: use 'all' or a number")
+    if kind == "octal":
+        return None if is_go_int64(value, 8) else (
+            f"invalid file mode {value!r}: use octal digits, e.g. 0440")
     return f"expected a number, got {value!r}"
 
 
@@ -737,11 +749,133 @@ def _walk_decoded(out: _Out, trie: _Trie, value: Any, path: ModelPath) -> None:
 def _check_decoding(out: _Out, service: dict[str, Any]) -> None:
     """Strings the schema accepts but Compose cannot decode (other types: the schema's job)."""
     _walk_decoded(out, _DECODED_TRIE, service, ())
-    ulimits = _dict(service.get("build")).get("ulimits")
-    for name, limit in _dict(ulimits).items():
-        if isinstance(limit, str):
-            out.error(("build", "ulimits", name),
-                      f"expected an integer or a mapping, got {limit!r}")
+    for i, volume in enumerate(_list(service.get("volumes"))):
+        mode = _dict(_dict(volume).get("tmpfs")).get("mode")
+        if isinstance(mode, str):  # an unsigned integer field that nothing casts
+            out.error(("volumes", i, "tmpfs", "mode"),
+                      f"expected an integer, got {mode!r}: write the mode unquoted, e.g. 0755")
+    _check_string_fields(out, service)
+    _check_ulimits(out, service)
+
+
+def _check_ulimits(out: _Out, service: dict[str, Any]) -> None:
+    """Compose takes an integer or {soft, hard} of integers; floats such as 1.0 pass the schema
+    as integers, and build ulimits are not cast from strings (the binary crashes on both)."""
+    lists = ((("ulimits",), service.get("ulimits"), (float,)),
+             (("build", "ulimits"), _dict(service.get("build")).get("ulimits"), (str, float)))
+    for base, limits, wrong in lists:  # service ulimits were cast from strings when interpolated
+        for name, limit in _dict(limits).items():
+            if isinstance(limit, wrong):
+                out.error((*base, name), f"expected an integer or a mapping, got {limit!r}")
+            for key in ("soft", "hard"):
+                value = _dict(limit).get(key)
+                if isinstance(value, wrong):
+                    out.error((*base, name, key), f"expected an integer, got {value!r}")
+
+
+def _check_string_fields(out: _Out, service: dict[str, Any]) -> None:
+    """Text fields the schema lets hold numbers (or anything): Compose converts integers only."""
+    for i, group in enumerate(_list(service.get("group_add"))):
+        if isinstance(group, float):
+            out.error(("group_add", i), f"expected a string or integer, got {group}")
+    for key, value in _dict(service.get("storage_opt")).items():
+        if value is not None and not isinstance(value, str) and not _is_int(value):
+            out.error(("storage_opt", key), f"expected a string or integer, got {describe(value)}")
+    reservations = _dict(_dict(_dict(service.get("deploy")).get("resources")).get("reservations"))
+    for base, devices in ((("deploy", "resources", "reservations", "devices"),
+                           reservations.get("devices")), (("gpus",), service.get("gpus"))):
+        for i, device in enumerate(_list(devices)):
+            count = _dict(device).get("count")
+            if isinstance(count, float):
+                out.error((*base, i, "count"), f"invalid count {count}: use 'all' or an integer")
+
+
+def _key_ends_in_space(key: str) -> bool:
+    """Compose tests the last byte of the UTF-8 name as a character: a name ending in a space,
+    a tab, a no-break space, or any character whose encoding ends in 0x85 or 0xA0 (like Å)."""
+    return bool(key) and key.encode("utf-8", "surrogatepass")[-1] in _GO_SPACE_BYTES
+
+
+_GO_SPACE_BYTES = frozenset(b"\t\n\v\f\r \x85\xa0")
+
+
+def _check_variable_names(out: _Out, service: dict[str, Any]) -> None:
+    """environment and build.args in list form: Compose refuses a name with trailing space
+    (build args without a value are dropped before that, unless the variable is set)."""
+    lists = ((("environment",), service.get("environment")),
+             (("build", "args"), _dict(service.get("build")).get("args")))
+    for base, entries in lists:
+        for i, entry in enumerate(_list(entries)):
+            if isinstance(entry, str) and ("=" in entry or base == ("environment",)):
+                name = entry.partition("=")[0]
+                if _key_ends_in_space(name):
+                    out.error((*base, i),
+                              f"environment variable {name!r} is declared with a trailing space")
+
+
+def shell_words_error(line: str) -> str | None:
+    """go-shellwords Parse as Compose splits a command string: None when it parses.
+
+    Parsing stops at an unquoted ; & | < or > (see `shell_words_cut`), so nothing after one
+    can fail.
+    """
+    buf = ""
+    escaped = double = single = back = dollar = False
+    for char in line:
+        if escaped:
+            buf += char
+            escaped = False
+            continue
+        if char == "\\":
+            if single:
+                buf += char
+            else:
+                escaped = True
+            continue
+        if char in " \t\r\n":
+            buf = buf + char if (single or double or back or dollar) else ""
+            continue
+        if char == "`" and not (single or double or dollar):
+            back = not back
+        elif char == ")" and not (single or double or back):
+            dollar = not dollar
+        elif char == "(" and not (single or double or back):
+            if dollar or not buf.endswith("$"):
+                return "'(' outside of '$(...)'"
+            dollar = True
+        elif char == '"' and not (single or dollar):
+            double = not double
+            continue
+        elif char == "'" and not (double or dollar):
+            single = not single
+            continue
+        elif char in ";&|<>" and not (single or double or back or dollar):
+            return None
+        buf += char
+    for state, what in ((escaped, "a trailing backslash"), (single, "an unclosed single quote"),
+                        (double, "an unclosed double quote"), (back, "an unclosed backquote"),
+                        (dollar, "an unclosed '$(' or a stray ')'")):
+        if state:
+            return what
+    return None
+
+
+def _check_commands(out: _Out, service: dict[str, Any]) -> None:
+    """Command strings Compose splits into words (go-shellwords) and refuses to split."""
+    commands: list[tuple[ModelPath, Any]] = [
+        (("command",), service.get("command")), (("entrypoint",), service.get("entrypoint"))]
+    for hook in ("post_start", "pre_stop"):
+        commands += [((hook, i, "command"), _dict(item).get("command"))
+                     for i, item in enumerate(_list(service.get(hook)))]
+    commands += [(("develop", "watch", i, "exec", "command"),
+                  _dict(_dict(rule).get("exec")).get("command"))
+                 for i, rule in enumerate(_list(_dict(service.get("develop")).get("watch")))]
+    for path, command in commands:
+        if isinstance(command, str):
+            problem = shell_words_error(command)
+            if problem:
+                out.error(path, f"invalid command line string: {problem} (Compose splits it "
+                                "into words like a shell; use a list to pass it as it is)")
 
 
 _RESTART = re.compile(r"(no|always|unless-stopped|on-failure(:\d+)?)\Z")
@@ -758,7 +892,7 @@ def _check_restart(out: _Out, service: dict[str, Any]) -> None:
 _LOCAL_RULES: tuple[Callable[[_Out, dict[str, Any]], None], ...] = (
     _check_build, _check_healthcheck, _check_scale, _check_resource_pairs, _check_develop,
     _check_mounts, _check_ports, _check_merge_keys, _check_extra_hosts, _check_devices,
-    _check_unsigned, _check_decoding, _check_restart,
+    _check_unsigned, _check_decoding, _check_restart, _check_variable_names, _check_commands,
 )
 _LOCAL_CACHE: dict[str, tuple[Local, ...]] = {}
 _LOCAL_CACHE_LIMIT = 4096
@@ -829,6 +963,11 @@ def _check_resources(ctx: _Context) -> None:
                 if key not in ("name", "external") and not str(key).startswith("x-"):
                     ctx.report(("volumes", name, key),
                                f'conflicting parameters "external" and "{key}" specified')
+    for name, secret in ctx.section("secrets").items():
+        for key, value in _dict(_dict(secret).get("driver_opts")).items():
+            if isinstance(value, float):  # a text field: Compose converts integers only
+                ctx.report(("secrets", name, "driver_opts", key),
+                           f"expected a string or integer, got {value}")
     for section, keys in (("configs", ("file", "environment", "content")),
                           ("secrets", ("file", "environment"))):
         for name, resource in ctx.section(section).items():

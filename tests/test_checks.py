@@ -17,6 +17,7 @@ from composer.checks import (
     parse_port_spec,
     parse_ram_size,
     parse_volume_spec,
+    shell_words_error,
 )
 from composer.errors import Location, Problem
 from composer.validate import validate_model
@@ -507,6 +508,149 @@ ERROR_CASES = {
               - target: 80
                 published: 8080.0  # <-
         """, "services.web.ports[0].published", "expected a string or integer, got 8080.0"),
+    "environment-name-trailing-space": ("""
+        services:
+          web:
+            image: nginx
+            environment:
+              - "DEBUG =1"  # <-
+        """, "services.web.environment[0]",
+        "environment variable 'DEBUG ' is declared with a trailing space"),
+    "build-arg-name-trailing-tab": ("""
+        services:
+          web:
+            build:
+              context: .
+              args: ["VERSION\t=1.2"]  # <-
+        """, "services.web.build.args[0]",
+        "environment variable 'VERSION\\t' is declared with a trailing space"),
+    "command-unclosed-quote": ("""
+        services:
+          web:
+            image: nginx
+            command: "echo 'hello"  # <-
+        """, "services.web.command",
+        "invalid command line string: an unclosed single quote (Compose splits it into words "
+        "like a shell; use a list to pass it as it is)"),
+    "entrypoint-parenthesis": ("""
+        services:
+          web:
+            image: nginx
+            entrypoint: "run (fast)"  # <-
+        """, "services.web.entrypoint",
+        "invalid command line string: '(' outside of '$(...)' (Compose splits it into words "
+        "like a shell; use a list to pass it as it is)"),
+    "hook-command-trailing-backslash": ("""
+        services:
+          web:
+            image: nginx
+            post_start:
+              - command: 'echo done \\'  # <-
+        """, "services.web.post_start[0].command",
+        "invalid command line string: a trailing backslash (Compose splits it into words "
+        "like a shell; use a list to pass it as it is)"),
+    "watch-exec-command-backquote": ("""
+        services:
+          web:
+            image: nginx
+            develop:
+              watch:
+                - path: ./src
+                  action: sync+exec
+                  target: /src
+                  exec:
+                    command: "echo `date"  # <-
+        """, "services.web.develop.watch[0].exec.command",
+        "invalid command line string: an unclosed backquote (Compose splits it into words "
+        "like a shell; use a list to pass it as it is)"),
+    "tmpfs-mode-string": ("""
+        services:
+          web:
+            image: nginx
+            volumes:
+              - type: tmpfs
+                target: /cache
+                tmpfs:
+                  mode: "1777"  # <-
+        """, "services.web.volumes[0].tmpfs.mode",
+        "expected an integer, got '1777': write the mode unquoted, e.g. 0755"),
+    "secret-mode-not-octal": ("""
+        services:
+          web:
+            image: nginx
+            secrets:
+              - source: token
+                mode: "0644"
+              - source: token
+                target: /run/other
+                mode: "0o440"  # <-
+        secrets:
+          token: {file: ./token}
+        """, "services.web.secrets[1].mode",
+        "invalid file mode '0o440': use octal digits, e.g. 0440"),
+    "generic-resource-value": ("""
+        services:
+          web:
+            image: nginx
+            deploy:
+              resources:
+                reservations:
+                  generic_resources:
+                    - discrete_resource_spec:
+                        kind: gpu
+                        value: two  # <-
+        """,
+        "services.web.deploy.resources.reservations.generic_resources[0]"
+        ".discrete_resource_spec.value", "invalid integer 'two'"),
+    "group-add-float": ("""
+        services:
+          web:
+            image: nginx
+            group_add: [wheel, 100.0]  # <-
+        """, "services.web.group_add[1]", "expected a string or integer, got 100.0"),
+    "storage-opt-boolean": ("""
+        services:
+          web:
+            image: nginx
+            storage_opt:
+              size: 20G
+              sparse: true  # <-
+        """, "services.web.storage_opt.sparse", "expected a string or integer, got true"),
+    "ulimit-float": ("""
+        services:
+          web:
+            image: nginx
+            ulimits:
+              nproc: 65535
+              nofile: 1024.0  # <-
+        """, "services.web.ulimits.nofile",
+        "expected an integer or a mapping, got 1024.0"),
+    "build-ulimit-soft-string": ("""
+        services:
+          web:
+            build:
+              context: .
+              ulimits:
+                nofile:
+                  soft: "1024"  # <-
+                  hard: 2048
+        """, "services.web.build.ulimits.nofile.soft", "expected an integer, got '1024'"),
+    "gpus-count-float": ("""
+        services:
+          web:
+            image: nginx
+            gpus:
+              - driver: nvidia
+                count: 1.0  # <-
+        """, "services.web.gpus[0].count", "invalid count 1.0: use 'all' or an integer"),
+    "secret-driver-opt-float": ("""
+        services: {web: {image: nginx}}
+        secrets:
+          token:
+            file: ./token
+            driver_opts:
+              ratio: 0.5  # <-
+        """, "secrets.token.driver_opts.ratio", "expected a string or integer, got 0.5"),
 }
 
 
@@ -605,6 +749,45 @@ VALID_CASES = {
           web:
             image: nginx
             devices: ["/dev/sda", "/dev/sda:/dev/xvda", "/dev/sdb:/dev/xvdb:r"]
+        """,
+    "variable-names": """
+        services:
+          web:
+            image: nginx
+            environment: ["DEBUG= 1", "EMPTY=", "FROM_HOST", "SPACED=a b "]
+            build:
+              context: .
+              args: ["RELEASE ", "VERSION=1 "]
+        """,
+    "command-strings": """
+        services:
+          web:
+            image: nginx
+            command: sh -c 'echo "$$(date)" && ls (x' | cat 'unclosed
+            entrypoint: ["echo 'not split"]
+            post_start:
+              - command: echo "a \\"quoted\\" word" $$(id -u) `hostname`
+            pre_stop:
+              - command: ["sh", "-c", "kill (1"]
+        """,
+    "decoded-modes-and-counts": """
+        services:
+          web:
+            image: nginx
+            group_add: [wheel, 100]
+            storage_opt: {size: 20G, count: 2, unset: null}
+            secrets: [{source: token, mode: "0440"}, {source: token, target: /t, mode: 0400}]
+            volumes: [{type: tmpfs, target: /cache, tmpfs: {mode: 01777}}]
+            ulimits: {nofile: {soft: "1024", hard: 2048}, nproc: "512"}
+            gpus: [{count: ALL}]
+            deploy:
+              resources:
+                reservations:
+                  devices: [{capabilities: [gpu], count: "+2"}]
+                  generic_resources:
+                    - discrete_resource_spec: {kind: gpu, value: "2"}
+        secrets:
+          token: {file: ./token, driver_opts: {ratio: "0.5", count: 2}}
         """,
 }
 
@@ -852,6 +1035,11 @@ PORTS = ["80", "8080:80", "127.0.0.1:8080:80", "[::1]:8080:80", "::1:8080:80", "
 VOLUMES = ["data:/data", "./a:/b:ro", "a::b", "/a:/b:ro:z", "C:\\x:/y", "x:", ":x", "ab", "/a",
            "./${X}:/y", "data:/data:nocopy", "c:/d", "x:y:z:w"]
 
+COMMANDS = ["echo hi", "echo 'a b' \"c d\"", "echo 'x", 'echo "x', "echo \\", "echo \\ x",
+            "echo $(id)", "echo $(id", "echo (x)", "echo x)", "echo $((1))", "echo `x`", "echo `x",
+            "echo 'a\\' b", 'echo "a\\" b"', "echo x | 'y", "a && b", "echo `\"` x",
+            "echo \"$(x)\"", "echo $('x')", "2>&1 'x", "echo \\$(x)", "echo 'it''s'", ""]
+
 
 def _accepted(tmp_path: Path, oracle: Oracle, key: str, value: object) -> bool:
     """Whether Compose takes the value (with `$` escaped: interpolation is not under test)."""
@@ -884,6 +1072,12 @@ def test_port_parser_matches_the_binary(tmp_path: Path, oracle: Oracle, value: s
 def test_volume_parser_matches_the_binary(tmp_path: Path, oracle: Oracle, value: str) -> None:
     ours = not isinstance(parse_volume_spec(value), str)
     assert ours == _accepted(tmp_path, oracle, "volumes", [value])
+
+
+@pytest.mark.parametrize("value", COMMANDS)
+def test_command_splitting_matches_the_binary(tmp_path: Path, oracle: Oracle, value: str) -> None:
+    ours = shell_words_error(value) is None
+    assert ours == _accepted(tmp_path, oracle, "command", value)
 
 
 def test_parsed_values() -> None:
