@@ -814,14 +814,20 @@ def _check_variable_names(out: _Out, service: dict[str, Any]) -> None:
 
 
 def shell_words_error(line: str) -> str | None:
-    """go-shellwords Parse as Compose splits a command string: None when it parses.
+    """Why Compose cannot split a command string into words, or None."""
+    return split_shell_words(line)[0]
 
-    Parsing stops at an unquoted ; & | < or > (see `shell_words_cut`), so nothing after one
-    can fail.
+
+def split_shell_words(line: str) -> tuple[str | None, int | None]:
+    """go-shellwords Parse as Compose splits a command string: (the problem, or None; where
+    it stopped reading, or None when it read everything).
+
+    Parsing stops silently at an unquoted ; & | < or >: the rest of the line is dropped, and
+    nothing after it can fail.
     """
     buf = ""
     escaped = double = single = back = dollar = False
-    for char in line:
+    for at, char in enumerate(line):
         if escaped:
             buf += char
             escaped = False
@@ -841,7 +847,7 @@ def shell_words_error(line: str) -> str | None:
             dollar = not dollar
         elif char == "(" and not (single or double or back):
             if dollar or not buf.endswith("$"):
-                return "'(' outside of '$(...)'"
+                return "'(' outside of '$(...)'", None
             dollar = True
         elif char == '"' and not (single or dollar):
             double = not double
@@ -850,18 +856,19 @@ def shell_words_error(line: str) -> str | None:
             single = not single
             continue
         elif char in ";&|<>" and not (single or double or back or dollar):
-            return None
+            return None, at
         buf += char
     for state, what in ((escaped, "a trailing backslash"), (single, "an unclosed single quote"),
                         (double, "an unclosed double quote"), (back, "an unclosed backquote"),
                         (dollar, "an unclosed '$(' or a stray ')'")):
         if state:
-            return what
-    return None
+            return what, None
+    return None, None
 
 
 def _check_commands(out: _Out, service: dict[str, Any]) -> None:
-    """Command strings Compose splits into words (go-shellwords) and refuses to split."""
+    """Command strings Compose splits into words (go-shellwords): refused when it cannot, a
+    warning when it silently stops at a shell operator."""
     commands: list[tuple[ModelPath, Any]] = [
         (("command",), service.get("command")), (("entrypoint",), service.get("entrypoint"))]
     for hook in ("post_start", "pre_stop"):
@@ -871,11 +878,18 @@ def _check_commands(out: _Out, service: dict[str, Any]) -> None:
                   _dict(_dict(rule).get("exec")).get("command"))
                  for i, rule in enumerate(_list(_dict(service.get("develop")).get("watch")))]
     for path, command in commands:
-        if isinstance(command, str):
-            problem = shell_words_error(command)
-            if problem:
-                out.error(path, f"invalid command line string: {problem} (Compose splits it "
-                                "into words like a shell; use a list to pass it as it is)")
+        if not isinstance(command, str):
+            continue
+        problem, stop = split_shell_words(command)
+        if problem:
+            out.error(path, f"invalid command line string: {problem} (Compose splits it "
+                            "into words like a shell; use a list to pass it as it is)")
+        elif stop is not None:  # accepted, but not what the author meant
+            rest = command[stop:]
+            shown = rest if len(rest) <= 40 else rest[:37] + "..."
+            out.warn(path, f"Compose reads this command only up to {command[stop]!r} and "
+                           f"drops the rest ({shown!r}); to run it in a shell use a list "
+                           "such as [sh, -c, ...]")
 
 
 _RESTART = re.compile(r"(no|always|unless-stopped|on-failure(:\d+)?)\Z")

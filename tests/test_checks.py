@@ -763,7 +763,7 @@ VALID_CASES = {
         services:
           web:
             image: nginx
-            command: sh -c 'echo "$$(date)" && ls (x' | cat 'unclosed
+            command: sh -c 'echo "$$(date)" && ls (x' "|" '&&' \\; done\\>
             entrypoint: ["echo 'not split"]
             post_start:
               - command: echo "a \\"quoted\\" word" $$(id -u) `hostname`
@@ -1013,11 +1013,29 @@ def test_binary_accepts_every_valid_case(tmp_path: Path, oracle: Oracle, name: s
     assert not ours and rc == 0, detail
 
 
+def test_command_cut_at_a_shell_operator_is_a_warning(tmp_path: Path, oracle: Oracle) -> None:
+    text = """
+        services:
+          migrate:
+            image: kong
+            command: kong migrations up && kong migrations finish
+        """
+    problems = checks_of(tmp_path, text)
+    assert [(p.where, p.severity, p.location.line) for p in problems] == [
+        ("services.migrate.command", "warning", 4)]
+    assert problems[0].message.startswith(
+        "Compose reads this command only up to '&' and drops the rest ('&& kong migrations")
+    theirs = oracle.run_config(["compose.yml"], cwd=tmp_path, project_name="cut")
+    assert theirs.model is not None, theirs.describe()
+    assert theirs.model["services"]["migrate"]["command"] == ["kong", "migrations", "up"]
+
+
 @pytest.mark.parametrize("text", [
     "services: {web: {image: nginx, restart: sometimes}}",
     "services: {a: {image: a, ports: ['8080:80']}, b: {image: b, ports: ['8080:81']}}",
     "services: {web: {image: nginx}}\nvolumes: {data: {external: {name: shared}}}",
-], ids=["restart", "host-port", "external-name"])
+    "services: {web: {image: nginx, entrypoint: 'wait-for db; run'}}",
+], ids=["restart", "host-port", "external-name", "command-cut"])
 def test_binary_accepts_what_we_only_warn_about(tmp_path: Path, oracle: Oracle, text: str) -> None:
     model, locate, _ = load(tmp_path, text)
     assert [p.severity for p in check_model(model, locate, project_dir=tmp_path)] == ["warning"]
