@@ -800,13 +800,20 @@ _GO_SPACE_BYTES = frozenset(b"\t\n\v\f\r \x85\xa0")
 
 
 def _check_variable_names(out: _Out, service: dict[str, Any]) -> None:
-    """environment and build.args in list form: Compose refuses a name with trailing space
-    (build args without a value are dropped before that, unless the variable is set)."""
-    lists = ((("environment",), service.get("environment")),
-             (("build", "args"), _dict(service.get("build")).get("args")))
+    """Variables in list form: Compose refuses a name with trailing space (build args without
+    a value are dropped before that, unless the variable is set)."""
+    lists: list[tuple[ModelPath, Any]] = [
+        (("environment",), service.get("environment")),
+        (("build", "args"), _dict(service.get("build")).get("args"))]
+    for hook in ("post_start", "pre_stop"):
+        lists += [((hook, i, "environment"), _dict(item).get("environment"))
+                  for i, item in enumerate(_list(service.get(hook)))]
+    lists += [(("develop", "watch", i, "exec", "environment"),
+               _dict(_dict(rule).get("exec")).get("environment"))
+              for i, rule in enumerate(_list(_dict(service.get("develop")).get("watch")))]
     for base, entries in lists:
         for i, entry in enumerate(_list(entries)):
-            if isinstance(entry, str) and ("=" in entry or base == ("environment",)):
+            if isinstance(entry, str) and ("=" in entry or base != ("build", "args")):
                 name = entry.partition("=")[0]
                 if _key_ends_in_space(name):
                     out.error((*base, i),

@@ -516,6 +516,15 @@ ERROR_CASES = {
               - "DEBUG =1"  # <-
         """, "services.web.environment[0]",
         "environment variable 'DEBUG ' is declared with a trailing space"),
+    "hook-variable-name-trailing-space": ("""
+        services:
+          web:
+            image: nginx
+            pre_stop:
+              - command: [sh, -c, drain]
+                environment: ["GRACE "]  # <-
+        """, "services.web.pre_stop[0].environment[0]",
+        "environment variable 'GRACE ' is declared with a trailing space"),
     "build-arg-name-trailing-tab": ("""
         services:
           web:
