@@ -10,9 +10,10 @@ document, so the caller can fall back to ruamel whenever the two would not mean 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ruamel.yaml.anchor import Anchor
@@ -35,6 +36,7 @@ from ruamel.yaml.events import (
     StreamEndEvent,
     StreamStartEvent,
 )
+from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
@@ -71,18 +73,61 @@ class Unsupported(Exception):
     """A node this writer leaves to ruamel."""
 
 
-def _plain_ok(text: str) -> bool:
+# Characters YAML does not allow in a document, the BOM, and the line breaks of YAML 1.1
+# (NEL, LS, PS), which a loader may fold: all escaped in double quotes.
+_NON_PRINTABLE = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+    "\U00010000-\U0010ffff]")
+_FLOW_INDICATORS = ",[]{}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _reads_as_text(text: str) -> bool:
+    """Whether the loader's resolver takes this plain scalar for text (not a number, ...)."""
+    from composer.yamlio import new_yaml
+
+    tag = _resolver(new_yaml).resolve(ScalarNode, text, (True, False))
+    return str(getattr(tag, "value", tag)) == "tag:yaml.org,2002:str"
+
+
+@functools.cache
+def _resolver(factory: Any) -> Any:
+    return factory().resolver
+
+
+def _plain_ok(text: str, flow: bool = False) -> bool:
     if text in _RESERVED or _NUMBER.match(text) or not _PLAIN.match(text):
+        return False
+    if not _reads_as_text(text):
         return False
     if text != text.strip() or ": " in text or " #" in text or text.endswith(":"):
         return False
+    if flow and any(c in text for c in _FLOW_INDICATORS):
+        return False
+    if _NON_PRINTABLE.search(text):
+        return False
     return not any(c in text for c in "\t\r\x85\u2028\u2029") and not text.startswith(
-        ("{", "[", "&", "*", "!", "|", ">", "'", '"', "%", "@", "`", "#")
+        ("{", "}", "[", "]", ",", "&", "*", "!", "|", ">", "'", '"', "%", "@", "`", "#")
     )
 
 
-def represent(value: Any) -> str:
-    """The spelling of a scalar that has no source text to reuse."""
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xD800 <= code <= 0xDFFF:
+        raise Unsupported("a lone surrogate")
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def double_quoted(text: str) -> str:
+    """JSON's string syntax is YAML's double-quoted one, but for the characters YAML forbids."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _NON_PRINTABLE.sub(_escape, quoted) if _NON_PRINTABLE.search(quoted) else quoted
+
+
+def represent(value: Any, flow: bool = False) -> str:
+    """The spelling of a scalar that has no source text to reuse (`flow`: inside [...]/{...})."""
     if isinstance(value, TaggedScalar):
         raise Unsupported("tagged scalar")
     if getattr(value, "anchor", None) is not None and getattr(value.anchor, "value", None):
@@ -90,11 +135,14 @@ def represent(value: Any) -> str:
     if isinstance(value, (LiteralScalarString, FoldedScalarString)):
         raise Unsupported("block scalar without source")
     if isinstance(value, DoubleQuotedScalarString):
-        return json.dumps(str(value), ensure_ascii=False)
+        return double_quoted(str(value))
     if isinstance(value, SingleQuotedScalarString):
-        return "'" + str(value).replace("'", "''") + "'"
+        text = str(value)
+        if "\n" in text or _NON_PRINTABLE.search(text):  # single quotes fold line breaks
+            return double_quoted(text)
+        return "'" + text.replace("'", "''") + "'"
     if value is None:
-        return ""
+        return "null" if flow else ""
     if isinstance(value, (bool, ScalarBoolean)):
         return "true" if value else "false"
     if isinstance(value, ScalarFloat):
@@ -107,7 +155,7 @@ def represent(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         text = str(value)
-        return text if _plain_ok(text) else json.dumps(text, ensure_ascii=False)
+        return text if _plain_ok(text, flow) else double_quoted(text)
     raise Unsupported(type(value).__name__)
 
 
@@ -161,7 +209,8 @@ class Writer:
     def flow(self, node: Any) -> str:
         self._enter(node)
         if isinstance(node, dict):
-            parts = [f"{self.key(k)}: {self.flow_value(node, k, v)}" for k, v in node.items()]
+            parts = [f"{self.key(k, flow=True)}: {self.flow_value(node, k, v)}"
+                     for k, v in node.items()]
             return "{" + ", ".join(parts) + "}" if parts else "{}"
         return "[" + ", ".join(self.flow_value(node, i, v) for i, v in enumerate(node)) + "]"
 
@@ -171,17 +220,20 @@ class Writer:
         text = self.scalar(container, key, value, 0)
         if "\n" in text:
             raise Unsupported("multi-line scalar in a flow collection")
+        if not text:
+            return represent(value, flow=True)
+        if text[0] not in "\"'" and (any(c in text for c in _FLOW_INDICATORS) or " #" in text):
+            return represent(value, flow=True)  # block-plain text from another source
         return text
 
-    def key(self, key: Any) -> str:
-        if type(key) is str:  # the same few keys recur in every service
+    def key(self, key: Any, flow: bool = False) -> str:
+        if type(key) is str and not flow:  # the same few keys recur in every service
             text = self.key_texts.get(key)
             if text is None:
-                text = self.key_texts[key] = (
-                    key if _plain_ok(key) else json.dumps(key, ensure_ascii=False))
+                text = self.key_texts[key] = key if _plain_ok(key) else double_quoted(key)
             return text
         if isinstance(key, str) and not isinstance(key, TaggedScalar):
-            return key if _plain_ok(key) else json.dumps(key, ensure_ascii=False)
+            return key if _plain_ok(key, flow) else double_quoted(key)
         if isinstance(key, (int, ScalarInt)) and not isinstance(key, bool):
             return str(int(key))
         raise Unsupported("key type")
@@ -305,22 +357,16 @@ def same_model(text: str, doc: Any, yaml: Any) -> bool:
         return False
     builder = _Builder(text, yaml)
     parser = parser_for(text)
+    get = parser.get_event
     try:
-        events = _events(parser)
-        return _Comparer(builder).same(events, doc) and next(events, None) is None
+        if type(get()) is not StreamStartEvent or type(get()) is not DocumentStartEvent:
+            return False
+        if not _Comparer(builder, get).same(doc):
+            return False
+        return (type(get()) is DocumentEndEvent and type(get()) is StreamEndEvent
+                and not parser.check_event())
     except Exception:  # unreadable text is simply not the same
         return False
-
-
-_FRAME_EVENTS = (StreamStartEvent, StreamEndEvent, DocumentStartEvent, DocumentEndEvent)
-
-
-def _events(parser: Any) -> Iterator[Any]:
-    check, get = parser.check_event, parser.get_event
-    while check():
-        event = get()
-        if type(event) not in _FRAME_EVENTS:
-            yield event
 
 
 def _same_scalar(a: Any, b: Any) -> bool:
@@ -334,17 +380,23 @@ def _same_scalar(a: Any, b: Any) -> bool:
 class _Comparer:
     """The event stream against the tree, node by node."""
 
-    def __init__(self, builder: Any) -> None:
+    def __init__(self, builder: Any, get: Callable[[], Any]) -> None:
         self.construct = builder.scalar
+        self.get = get
 
     def scalar(self, event: Any, expected: Any) -> bool:
-        if type(expected) is str and event.style is None and event.value == expected:
-            # the same plain text: equal when it still reads as text (the builder caches that)
-            return type(self.construct(event)) is str
+        if event.tag is None and isinstance(expected, str):
+            style = event.style
+            if style is None:
+                if type(expected) is str and event.value == expected:
+                    # the same plain text: equal when it still reads as text
+                    return type(self.construct(event)) is str
+            elif style == '"' or style == "'":  # quoted: always the text itself
+                return bool(event.value == expected)
         return _same_scalar(plain_scalar(self.construct(event)), plain_scalar(expected))
 
-    def same(self, events: Iterator[Any], expected: Any) -> bool:
-        event = next(events)
+    def same(self, expected: Any) -> bool:
+        event = self.get()
         if event.anchor is not None:
             return False
         kind = type(event)
@@ -355,20 +407,20 @@ class _Comparer:
         if kind is MappingStartEvent:
             if not isinstance(expected, dict):
                 return False
-            scalar, same = self.scalar, self.same
+            get, scalar, same = self.get, self.scalar, self.same
             for key, value in expected.items():
-                key_event = next(events)
+                key_event = get()
                 if type(key_event) is not ScalarEvent or key_event.anchor is not None:
                     return False
-                if not scalar(key_event, key) or not same(events, value):
+                if not scalar(key_event, key) or not same(value):
                     return False
-            return type(next(events)) is MappingEndEvent
+            return type(self.get()) is MappingEndEvent
         if kind is SequenceStartEvent:
             if not isinstance(expected, list):
                 return False
             same = self.same
             for value in expected:
-                if not same(events, value):
+                if not same(value):
                     return False
-            return type(next(events)) is SequenceEndEvent
+            return type(self.get()) is SequenceEndEvent
         return False
