@@ -16,7 +16,14 @@ from ruamel.yaml.comments import CommentedMap
 
 from composer.comments import combine_edges
 from composer.envfile import project_environment
-from composer.errors import ComposerError, InterpolationError, Location, MergeError, Problem
+from composer.errors import (
+    ComposerError,
+    InputError,
+    InterpolationError,
+    Location,
+    MergeError,
+    Problem,
+)
 from composer.extends import Extender
 from composer.include import Includer
 from composer.merge import Merger
@@ -86,8 +93,8 @@ _NAME_RE = re.compile(r"[^a-z0-9_-]")
 
 
 def normalize_project_name(name: str) -> str:
-    """Compose lowercases names and drops characters it does not allow."""
-    return _NAME_RE.sub("", name.lower())
+    """Compose lowercases names, drops characters it does not allow and leading `_`/`-`."""
+    return _NAME_RE.sub("", name.lower()).lstrip("_-")
 
 
 def merge_inputs(
@@ -139,7 +146,10 @@ def merge_inputs(
         style = style or loaded.style
         docs.extend((doc, loaded.path, i == 0) for i, doc in enumerate(loaded.documents))
     docs.extend((doc, path, True) for doc, path in inputs.overlays)
+    declared: CommentedMap | None = None  # the last document naming the project
     for doc, path, first in docs:
+        if isinstance(doc.get("name"), str) and doc["name"]:
+            declared = doc
         tagged = resolve_tags(doc)
         current = extender.apply(tagged.document, path, tagged.cleared)
         current = includer.apply(current, (*chain, path.resolve()))
@@ -160,7 +170,7 @@ def merge_inputs(
     if acc is None:
         acc = CommentedMap()
         mark_origin(acc, inputs.files[0])
-    name = _project_name(inputs, acc, project_dir, env)
+    name = _project_name(inputs, declared, project_dir, env, strict=not chain)
     return Merged(acc, style or Style(), env, project_dir, name, sources)
 
 
@@ -174,21 +184,47 @@ def _split_where(where: str) -> list[str]:
 
 
 def _project_name(
-    inputs: Inputs, doc: CommentedMap, project_dir: Path, env: Mapping[str, str]
+    inputs: Inputs,
+    declared: CommentedMap | None,
+    project_dir: Path,
+    env: Mapping[str, str],
+    *,
+    strict: bool,
 ) -> str:
-    if inputs.project_name:
-        return normalize_project_name(inputs.project_name)
-    if env.get("COMPOSE_PROJECT_NAME"):
-        return normalize_project_name(env["COMPOSE_PROJECT_NAME"])
-    name = doc.get("name")
-    if isinstance(name, str) and name:
+    """Compose's rules: -p (or COMPOSE_PROJECT_NAME) must already be a valid name; a `name:`
+    is interpolated and normalised and must not end up empty; else the folder's name. An
+    included project's name is never used, so it is never refused either."""
+    imperative = inputs.project_name or env.get("COMPOSE_PROJECT_NAME")
+    if imperative:
+        if strict and normalize_project_name(imperative) != imperative:
+            raise InputError(
+                f'invalid project name "{imperative}": must consist only of lowercase '
+                "alphanumeric characters, hyphens, and underscores as well as start with a "
+                "letter or number"
+            )
+        return imperative
+    if declared is not None:
         from composer.interpolate import interpolate_string
 
         try:
-            return normalize_project_name(interpolate_string(name, env.get))
+            name = normalize_project_name(interpolate_string(declared["name"], env.get))
         except InterpolationError as exc:
-            raise InterpolationError(exc.message, locate(doc, ("name",)), "name") from None
-    return normalize_project_name(project_dir.name)
+            raise InterpolationError(exc.message, locate(declared, ("name",)), "name") from None
+        if not name and strict:
+            raise InputError(
+                "project name is empty once interpolated and normalised (Compose keeps "
+                "lowercase letters, digits, `-` and `_`, and drops a leading `-` or `_`)",
+                locate(declared, ("name",)),
+                "name",
+            )
+        return name
+    name = normalize_project_name(project_dir.name)
+    if not name and strict:
+        raise InputError(
+            f"project name must not be empty: the folder name {project_dir.name!r} has no "
+            "character Compose allows; set `name:` or -p"
+        )
+    return name
 
 
 def place(merged: Merged, output_dir: Path | None) -> CommentedMap:
