@@ -1,6 +1,6 @@
 """`python -m composer` runs the command line."""
 
-from composer.cli import main
+from composer.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()
