@@ -1142,6 +1142,10 @@ def _check_additional_contexts(ctx: _Context, base: ModelPath, build: dict[str, 
     entries: list[tuple[str | int, str, str]] = []
     if isinstance(contexts, dict):
         entries = [(k, str(k), v) for k, v in contexts.items() if isinstance(v, str)]
+        for key, value in contexts.items():
+            if not isinstance(value, str):  # Compose's path resolution crashes on it
+                ctx.report((*base, "build", "additional_contexts", key),
+                           f"additional context {key} needs a path or URL, got {describe(value)}")
     else:
         for i, item in enumerate(_list(contexts)):
             if isinstance(item, str) and "=" in item:

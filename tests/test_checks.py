@@ -204,6 +204,24 @@ ERROR_CASES = {
             image: alpine
         """, "services.web.build.additional_contexts[0]",
         'additional context base refers to non-buildable service "base"'),
+    "additional-context-null": ("""
+        services:
+          web:
+            build:
+              context: .
+              additional_contexts:
+                base: null  # <-
+        """, "services.web.build.additional_contexts.base",
+        "additional context base needs a path or URL, got null"),
+    "additional-context-number": ("""
+        services:
+          web:
+            build:
+              context: .
+              additional_contexts:
+                base: 5  # <-
+        """, "services.web.build.additional_contexts.base",
+        "additional context base needs a path or URL, got 5"),
     "additional-context-not-key-value": ("""
         services:
           web:
