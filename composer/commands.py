@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from composer.api import MergeResult, merge_files
-from composer.errors import EXIT_OK, ProjectError
+from composer.errors import EXIT_OK, ComposerError, ProjectError
 from composer.pipeline import FileCache
 from composer.writer import check_target, write_all
 
@@ -122,20 +123,35 @@ def _project(opts: MergeOptions) -> Any:
     return load_project(path)
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    """One environment's output (small: it may come from a worker process)."""
+
+    output: Path
+    text: str
+    warnings: list[Any]
+    read: frozenset[Path]  # the compose files it was made from
+
+
 def _env_results(
     opts: MergeOptions, cache: _ReadingCache | None = None
-) -> tuple[list[tuple[Path, MergeResult]], set[Path]]:
-    """Each environment's output path and result, and every file they were made from."""
+) -> tuple[list[_Rendered], set[Path]]:
+    """Each environment's rendering, and every file they were made from. Environments are
+    rendered side by side when cores are free (after one parse of the base files)."""
+    from composer.parallel import run_all
     from composer.stacks import StackRequest, render_stack
 
     project = _project(opts)
     names = list(project.environments) if opts.all_envs else opts.envs
+    envs = [project.environment(name) for name in names]
     cache = cache or _ReadingCache()
-    results = []
     inputs = {project.path, *project.env_files, project.root / ".env"}
-    for name in names:
-        env = project.environment(name)
-        inputs.update(env.env_files)
+    if len(envs) > 1:
+        for base in project.base_files:
+            with contextlib.suppress(ComposerError):
+                cache.load(base)
+
+    def render(env: Any) -> _Rendered:
         req = StackRequest(
             project,
             env,
@@ -144,8 +160,20 @@ def _env_results(
             profiles=opts.profiles,
             interpolate=opts.interpolate,
         )
-        results.append((env.output, render_stack(req, cache)))
-    return results, inputs | cache.read
+        before = set(cache.read)
+        result = render_stack(req, cache)
+        return _Rendered(env.output, result.text, result.warnings,
+                         frozenset(cache.read - before))
+
+    results: list[_Rendered] = []
+    for env, outcome in zip(envs, run_all(render, envs), strict=True):
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.value is not None
+        inputs.update(env.env_files)
+        results.append(outcome.value)
+    read = set(cache.read).union(*(r.read for r in results))
+    return results, inputs | read
 
 
 def merge_command(opts: MergeOptions) -> int:
@@ -168,14 +196,14 @@ def merge_command(opts: MergeOptions) -> int:
         return EXIT_OK
     results, inputs = _env_results(opts)
     pending: list[tuple[Path, str]] = []
-    for output, result in results:
-        report.report(result.warnings)
-        target = opts.output if opts.output is not None else output
+    for rendered in results:
+        report.report(rendered.warnings)
+        target = opts.output if opts.output is not None else rendered.output
         if target == Path("-"):
-            sys.stdout.write(result.text)
+            sys.stdout.write(rendered.text)
             continue
         check_target(target, inputs, force=opts.force)
-        pending.append((target, result.text))
+        pending.append((target, rendered.text))
     for (target, _), changed in zip(pending, write_all(pending), strict=True):
         report.note(f"{'wrote' if changed else 'unchanged'} {_shown(target)}")
     return EXIT_OK
@@ -194,8 +222,8 @@ def validate_command(opts: MergeOptions) -> int:
         result = _file_results(opts)
         report.report(result.warnings)
     else:
-        for _, result in _env_results(opts)[0]:
-            report.report(result.warnings)
+        for rendered in _env_results(opts)[0]:
+            report.report(rendered.warnings)
     report.note("valid")
     return EXIT_OK
 

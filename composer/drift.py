@@ -12,6 +12,7 @@ leave this module in clear.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -32,8 +33,9 @@ from composer.errors import (
 from composer.interpolate import dotted, interpolate_tree
 from composer.masking import Masker
 from composer.nodes import plain
+from composer.parallel import run_all
 from composer.pipeline import FileCache
-from composer.project import Project, find_project_file, load_project
+from composer.project import Environment, Project, find_project_file, load_project
 from composer.render import HEADER_PREFIX, HEADER_SUFFIX, is_generated
 from composer.stacks import StackRequest, render_stack
 from composer.yamlio import load_text
@@ -106,10 +108,20 @@ class CheckRequest:
     environ: Mapping[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    """What checking needs of one rendering (small: it may come from a worker process)."""
+
+    text: str
+    variables: dict[str, str]
+    warnings: list[Problem]
+
+
 def check_project(
     req: CheckRequest,
     cache: FileCache | None = None,
     masker: Masker | None = None,
+    jobs: int | None = None,
 ) -> CheckResult:
     """Render the requested environments and compare each with its committed output.
 
@@ -127,21 +139,26 @@ def check_project(
     masker.learn_environ(environ)
     cache = cache or FileCache()
     extra = _extra_args(req)
-    for env in envs:
-        try:
-            rendered = render_stack(
-                StackRequest(project, env, tag=req.tag, environ=environ),
-                cache,
-                expected=_committed_text(env.output),
-            )
-        except ComposerError as exc:
-            result.problems.extend(exc.problems)
+    if len(envs) > 1:  # parsed once here, before environments are rendered side by side
+        for base in project.base_files:
+            with contextlib.suppress(ComposerError):
+                cache.load(base)
+
+    def render(env: Environment) -> _Rendered:
+        out = render_stack(StackRequest(project, env, tag=req.tag, environ=environ), cache,
+                           expected=_committed_text(env.output))
+        return _Rendered(out.text, dict(out.merged.env), out.warnings)
+
+    for env, outcome in zip(envs, run_all(render, envs, jobs), strict=True):
+        rendered = outcome.value
+        if outcome.error is not None or rendered is None:
+            result.problems.extend(outcome.error.problems if outcome.error else [])
             continue
-        masker.learn_environ(rendered.merged.env)
+        masker.learn_environ(rendered.variables)
         result.warnings.extend(rendered.warnings)
         try:
             drift = compare_output(
-                env.name, env.output, rendered.text, rendered.merged.env, masker, extra
+                env.name, env.output, rendered.text, rendered.variables, masker, extra
             )
         except ComposerError as exc:
             result.problems.extend(exc.problems)

@@ -423,6 +423,30 @@ def test_json_is_one_stable_document(cli: Cli, drifted: Path) -> None:
     assert check(cli, drifted, "--format", "json").stdout == json.dumps(doc, indent=2) + "\n"
 
 
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_workers_report_what_one_process_reports(cli: Cli, drifted: Path, fmt: str) -> None:
+    """Environments rendered side by side (forked workers) or in one loop: the same report,
+    a broken environment included."""
+    edit(drifted / "overlays/dev.yml", "services:", "services:\n  auth:\n    restart: sometimes\n"
+         "    ports: 8080", 1)
+    runs = {jobs: check(cli, drifted, "--format", fmt, env={"COMPOSER_JOBS": jobs})
+            for jobs in ("1", "2", "3")}
+    assert {r.rc for r in runs.values()} == {2}
+    assert runs["1"].stdout == runs["2"].stdout == runs["3"].stdout
+    assert runs["1"].stderr == runs["2"].stderr == runs["3"].stderr
+
+
+def test_merge_all_writes_the_same_with_workers(cli: Cli, stack: Path) -> None:
+    outputs = {}
+    for jobs in ("1", "3"):
+        shutil.rmtree(stack / "deploy")
+        result = cli("merge", "--all", cwd=stack, env={**GIT_ENV, "COMPOSER_JOBS": jobs})
+        assert result.rc == 0, result.stderr
+        outputs[jobs] = {p.name: p.read_bytes() for p in sorted((stack / "deploy").iterdir())}
+    assert outputs["1"] == outputs["3"]
+    assert len(outputs["1"]) == len(ENVS)
+
+
 def test_github_annotations_point_at_committed_lines(cli: Cli, drifted: Path) -> None:
     result = check(cli, drifted, "--format", "github")
     assert result.rc == 1
@@ -619,6 +643,7 @@ def assert_parsed_once(seen: dict[str, list[object]]) -> None:
 def test_check_parses_each_file_once(
     stack: Path, parses: dict[str, list[object]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COMPOSER_JOBS", "1")  # parses are counted in this process only
     monkeypatch.chdir(stack)
     result = check_project(CheckRequest(project_file=stack / "composer.yml"))
     assert result.exit_code == 0
@@ -630,6 +655,7 @@ def test_merge_all_parses_each_file_once(
 ) -> None:
     from composer.cli import main
 
+    monkeypatch.setenv("COMPOSER_JOBS", "1")  # parses are counted in this process only
     monkeypatch.chdir(stack)
     (stack / "deploy/compose.prod.yml").unlink()
     outcome = CliRunner().invoke(main, ["merge", "--all"])

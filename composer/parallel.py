@@ -1,0 +1,109 @@
+"""Several environments rendered at once, in worker processes forked from this one.
+
+Rendering an environment is pure CPU work on trees this process has already loaded (the base
+file is parsed once, before the fork), so forked workers start with everything they need and
+only send back small results. Where fork is not the platform's way (Windows, macOS) or only
+one core is free, the work runs in a plain loop, with the same results in the same order.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from composer.errors import ComposerError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Outcome(Generic[R]):
+    """What one call gave: its value, or the composer error it raised."""
+
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: R | None = None, error: ComposerError | None = None) -> None:
+        self.value = value
+        self.error = error
+
+
+class WorkerFailed(RuntimeError):
+    """A worker died or hit a bug; its traceback is in the message."""
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_jobs(count: int) -> int:
+    """As many processes as free cores (or COMPOSER_JOBS), never more than there is work."""
+    chosen = os.environ.get("COMPOSER_JOBS", "")
+    wanted = int(chosen) if chosen.isdigit() and int(chosen) > 0 else available_cores()
+    return max(1, min(wanted, count))
+
+
+def run_all(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None) -> list[Outcome[R]]:
+    """fn over items, in order; up to `jobs` processes at once (this one included)."""
+    jobs = default_jobs(len(items)) if jobs is None else max(1, min(jobs, len(items)))
+    if jobs == 1 or not _can_fork():
+        return [_call(fn, item) for item in items]
+    groups = [list(range(i, len(items), jobs)) for i in range(jobs)]
+    workers = [(_fork(fn, items, group), group) for group in groups[1:]]
+    outcomes: dict[int, Outcome[R]] = {i: _call(fn, items[i]) for i in groups[0]}
+    for (pid, reader), group in workers:
+        outcomes.update(zip(group, _collect(pid, reader, len(group)), strict=True))
+    return [outcomes[i] for i in range(len(items))]
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+def _call(fn: Callable[[T], R], item: T) -> Outcome[R]:
+    try:
+        return Outcome(value=fn(item))
+    except ComposerError as exc:
+        return Outcome(error=exc)
+
+
+def _fork(fn: Callable[[T], R], items: Sequence[T], group: list[int]) -> tuple[int, int]:
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(writer)
+        return pid, reader
+    # The worker: compute, send, and leave at once (no cleanup of the parent's state).
+    code = 0
+    try:
+        os.close(reader)
+        try:
+            payload = pickle.dumps([_call(fn, items[i]) for i in group])
+        except BaseException:  # a bug: the parent raises it with this traceback
+            payload = pickle.dumps(traceback.format_exc())
+        with os.fdopen(writer, "wb") as out:
+            out.write(payload)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _collect(pid: int, reader: int, count: int) -> list[Outcome[R]]:
+    with os.fdopen(reader, "rb") as stream:
+        data = stream.read()
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        raise WorkerFailed(f"a worker process ended without a result (status {status})")
+    result = pickle.loads(data)
+    if isinstance(result, str):
+        raise WorkerFailed(f"a worker process failed:\n{result}")
+    if not isinstance(result, list) or len(result) != count:
+        raise WorkerFailed("a worker process sent an unexpected result")
+    return result
