@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, LineCol, TaggedScalar
@@ -100,11 +101,8 @@ class _Builder:
     def __init__(self, text: str, yaml: Any) -> None:
         self.text = text
         self.lines = text.split("\n")
-        self.starts: list[int] = []
-        offset = 0
-        for line in self.lines:
-            self.starts.append(offset)
-            offset += len(line) + 1
+        # where each line starts in text (one more entry at the end, never read)
+        self.starts = list(accumulate(map((1).__add__, map(len, self.lines)), initial=0))
         self.constructor = yaml.constructor
         self.resolver = yaml.resolver
         self.anchors: dict[str, Any] = {}
