@@ -7,13 +7,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import ScalarString
 
 from composer.errors import ComposerError, InputError, Location, Problem, ValidationError
 from composer.nodes import clone_map, clone_seq
+from composer.parallel import Outcome, side_by_side
 from composer.pipeline import FileCache, Inputs, Merged, locate, merge_inputs, place
 from composer.render import header, render
 
@@ -98,17 +99,32 @@ def merge_files(
         merged = merge_inputs(inputs, cache)
         _refuse_empty(merged, inputs)
         out_dir = output.parent if output is not None else None
-        doc = place(merged, out_dir)
-        warnings: list[Problem] = []
-        if check:
-            problems = validate(merged, doc, out_dir.resolve() if out_dir else None)
-            errors = [p for p in problems if p.severity == "error"]
-            warnings = [p for p in problems if p.severity != "error"]
-            if errors:
-                raise ValidationError(errors[0].message, problems=errors)
-        if interpolate:
-            doc, found = interpolated(doc, merged.env, secrets.is_secret)
-            warnings += found
+        placed = place(merged, out_dir)
+        done = merged  # for the closure: the type checker knows it is set
+
+        def produce() -> tuple[CommentedMap, list[Problem], str]:
+            doc, found = (interpolated(placed, done.env, secrets.is_secret) if interpolate
+                          else (placed, []))
+            head = header(done.sources, done.project_dir, command)
+            return doc, found, render(doc, done.style, head, expected)
+
+        def validated() -> list[Problem]:
+            return validate(done, placed, out_dir.resolve() if out_dir else None)
+
+        written: Outcome[tuple[CommentedMap, list[Problem], str]] | None = None
+        if check and _large(placed):
+            # Validated in a worker while this process writes the text, which is only used
+            # once the model is known to be valid.
+            written, checked = side_by_side(produce, validated)
+            problems = _value(checked)
+        else:
+            problems = validated() if check else []
+        errors = [p for p in problems if p.severity == "error"]
+        warnings = [p for p in problems if p.severity != "error"]
+        if errors:
+            raise ValidationError(errors[0].message, problems=errors)
+        doc, found, text = produce() if written is None else _value(written)
+        warnings += found
     except ComposerError as exc:
         # The secret values are only learned when there is a message to keep them out of.
         if merged is None:
@@ -117,12 +133,26 @@ def merge_files(
             secrets.learn(merged.env, merged.document)
         exc.redact(secrets.scrub)
         raise
-    head_base = merged.project_dir
-    text = render(doc, merged.style, header(merged.sources, head_base, command), expected)
     if warnings:
         secrets.learn(merged.env, merged.document)
         warnings = secrets.redacted(warnings)
     return MergeResult(text=text, document=doc, merged=merged, warnings=warnings)
+
+
+FORK_FROM_SERVICES = 40  # below, a worker costs about what the validation does
+V = TypeVar("V")
+
+
+def _value(outcome: Outcome[V]) -> V:
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.value is not None
+    return outcome.value
+
+
+def _large(doc: CommentedMap) -> bool:
+    services = doc.get("services")
+    return isinstance(services, dict) and len(services) >= FORK_FROM_SERVICES
 
 
 def _refuse_empty(merged: Merged, inputs: Inputs) -> None:

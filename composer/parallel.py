@@ -8,8 +8,10 @@ one core is free, the work runs in a plain loop, with the same results in the sa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -19,6 +21,10 @@ from composer.errors import ComposerError
 
 T = TypeVar("T")
 R = TypeVar("R")
+A = TypeVar("A")
+B = TypeVar("B")
+
+_in_worker = False  # a worker does its share itself: no workers of its own
 
 
 class Outcome(Generic[R]):
@@ -52,14 +58,33 @@ def default_jobs(count: int) -> int:
 def run_all(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None) -> list[Outcome[R]]:
     """fn over items, in order; up to `jobs` processes at once (this one included)."""
     jobs = default_jobs(len(items)) if jobs is None else max(1, min(jobs, len(items)))
-    if jobs == 1 or not _can_fork():
+    if jobs == 1 or _in_worker or not _can_fork():
         return [_call(fn, item) for item in items]
     groups = [list(range(i, len(items), jobs)) for i in range(jobs)]
-    workers = [(_fork(fn, items, group), group) for group in groups[1:]]
-    outcomes: dict[int, Outcome[R]] = {i: _call(fn, items[i]) for i in groups[0]}
-    for (pid, reader), group in workers:
-        outcomes.update(zip(group, _collect(pid, reader, len(group)), strict=True))
+    workers: list[tuple[int, int, list[int]]] = []
+    try:
+        for group in groups[1:]:
+            pid, reader = _fork(fn, items, group)
+            workers.append((pid, reader, group))
+        outcomes: dict[int, Outcome[R]] = {i: _call(fn, items[i]) for i in groups[0]}
+        while workers:
+            pid, reader, group = workers.pop(0)
+            outcomes.update(zip(group, _collect(pid, reader, len(group)), strict=True))
+    finally:
+        for pid, reader, _ in workers:  # only after a bug here: stop the others, no zombies
+            _abandon(pid, reader)
     return [outcomes[i] for i in range(len(items))]
+
+
+def side_by_side(
+    foreground: Callable[[], A], background: Callable[[], B], fork: bool = True
+) -> tuple[Outcome[A], Outcome[B]]:
+    """background in a forked worker while this process runs foreground (one after the
+    other when forking is not possible or not asked for). background's value must pickle."""
+    tasks: list[Callable[[], object]] = [foreground, background]
+    jobs = 2 if fork and default_jobs(2) == 2 else 1
+    first, second = run_all(lambda task: task(), tasks, jobs)
+    return first, second  # type: ignore[return-value]
 
 
 def _can_fork() -> bool:
@@ -80,6 +105,8 @@ def _fork(fn: Callable[[T], R], items: Sequence[T], group: list[int]) -> tuple[i
         os.close(writer)
         return pid, reader
     # The worker: compute, send, and leave at once (no cleanup of the parent's state).
+    global _in_worker
+    _in_worker = True
     code = 0
     try:
         os.close(reader)
@@ -93,6 +120,15 @@ def _fork(fn: Callable[[T], R], items: Sequence[T], group: list[int]) -> tuple[i
         code = 1
     finally:
         os._exit(code)
+
+
+def _abandon(pid: int, reader: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(reader)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
 
 
 def _collect(pid: int, reader: int, count: int) -> list[Outcome[R]]:

@@ -25,9 +25,9 @@ def _stack(folder: Path, services: int) -> None:
                                      encoding="utf-8")
 
 
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], cwd: Path, jobs: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT),
-           "HOME": str(cwd), "LC_ALL": "C.UTF-8"}
+           "HOME": str(cwd), "LC_ALL": "C.UTF-8", **({"COMPOSER_JOBS": jobs} if jobs else {})}
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
 
@@ -44,6 +44,28 @@ def test_a_large_result_on_stdout_is_complete(tmp_path: Path) -> None:
     assert len(written) > 100_000
     body = to_stdout.stdout.split("\n", 1)[1]  # the header names the output; the rest matches
     assert body == written.split("\n", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("overlay", "rc"),
+    [("services:\n  svc7:\n    restart: always\n", 0),
+     ("services:\n  svc7:\n    restart: sometimes\n    mem_limit: lots\n", 1),
+     ("services:\n  svc7:\n    image: ${TAG:?set TAG}\n", 2)],
+    ids=["valid", "invalid", "unset-variable"],
+)
+def test_a_large_model_is_judged_alike_with_a_worker(
+    tmp_path: Path, overlay: str, rc: int
+) -> None:
+    """From 40 services the model is validated in a worker while the text is written."""
+    _stack(tmp_path, 60)
+    (tmp_path / "prod.yml").write_text(overlay, encoding="utf-8")
+    args = [sys.executable, "-m", "composer", "merge", "-f", "compose.yml", "-f", "prod.yml",
+            "-o", "-"]
+    alone, side_by_side = _run(args, tmp_path, jobs="1"), _run(args, tmp_path, jobs="2")
+    assert (alone.returncode, alone.stdout, alone.stderr) == (
+        side_by_side.returncode, side_by_side.stdout, side_by_side.stderr)
+    assert alone.returncode == rc, alone.stderr
+    assert "Traceback" not in alone.stderr
 
 
 def _console_script() -> Path | None:
