@@ -25,6 +25,7 @@ from composer.nodes import (
     move_comment,
     new_map_like,
     new_seq_like,
+    put,
     scalar,
     set_key_origin,
 )
@@ -87,7 +88,7 @@ class Merger:
             if key in result:
                 merged = self.merge(result[key], value, (*path, str(key)))
                 if merged is not result[key]:
-                    result[key] = merged
+                    put(result, key, merged)
                     set_key_origin(result, key, over)
                 if isinstance(result, CommentedMap) and isinstance(over, CommentedMap):
                     combine_comment(base, key, over, key, result, key, eol=2)
@@ -161,7 +162,7 @@ class Merger:
             result = clone_map(base) if isinstance(base, CommentedMap) else _to_map(base)
             for key, value, source, src_key in self._kv_entries(over):
                 existed = key in result
-                result[key] = value
+                put(result, key, value)
                 if isinstance(result, CommentedMap):
                     combine_comment(
                         result if existed else None,
@@ -268,7 +269,7 @@ class Merger:
             if existed and isinstance(merged[name], dict) and isinstance(value, dict):
                 merged[name] = self.merge_maps(merged[name], value, (*path, str(name)))
             elif not existed or value is not None:
-                merged[name] = value
+                put(merged, name, value)
             earlier = base_map if existed else None
             combine_comment(earlier, name, over_map, name, merged, name, eol=2)
         return merged
@@ -301,7 +302,7 @@ class Merger:
                 first = src_key not in commented
                 commented.add(src_key)
                 if current is None:
-                    result[host] = ip
+                    put(result, host, ip)
                     if first:
                         combine_comment(
                             None, host, over, src_key, result, host, eol=2, over_eol=over_eol

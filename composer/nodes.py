@@ -7,6 +7,7 @@ nothing here mutates a node it was given: changes go into clones that keep comme
 from __future__ import annotations
 
 import datetime
+from collections import OrderedDict
 from typing import Any
 
 from ruamel.yaml.comments import Comment, CommentedMap, CommentedSeq, TaggedScalar
@@ -63,6 +64,16 @@ def clone_map(src: CommentedMap, *, keep_merge: bool = True) -> CommentedMap:
         copy.sequence = merge.sequence
         dst.add_yaml_merge(copy)
     return dst
+
+
+def put(mapping: Any, key: Any, value: Any) -> None:
+    """mapping[key] = value with value kept as it is. ruamel turns a plain string that replaces
+    a quoted one into a quoted one: an overlay's value would lose its own spelling."""
+    if isinstance(mapping, CommentedMap):
+        OrderedDict.__setitem__(mapping, key, value)
+        mapping._ok.add(key)
+    else:
+        mapping[key] = value
 
 
 def clone_seq(src: CommentedSeq) -> CommentedSeq:
