@@ -222,7 +222,8 @@ class Writer:
             raise Unsupported("multi-line scalar in a flow collection")
         if not text:
             return represent(value, flow=True)
-        if text[0] not in "\"'" and (any(c in text for c in _FLOW_INDICATORS) or " #" in text):
+        if text[0] not in "\"'" and (any(c in text for c in _FLOW_INDICATORS) or " #" in text
+                                     or text[0] in ":?"):
             return represent(value, flow=True)  # block-plain text from another source
         return text
 

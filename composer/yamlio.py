@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, TaggedScalar
+from ruamel.yaml.comments import CommentedMap, Format, LineCol, TaggedScalar
 from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
 from ruamel.yaml.events import AliasEvent, CollectionStartEvent
@@ -201,6 +201,8 @@ def load_text(text: str, path: Path) -> YamlFile:
             untag_keys(doc, path)
         if getattr(doc, ODD_KEYS_ATTR, True):
             refuse_non_text_keys(doc, path)
+        if _FLOW_COLON.search(text):
+            refuse_flow_colons(doc, path)
         if fast is None:  # the fast loader takes no text with a tab in it
             refuse_tabbed_blank_lines(doc, path)
         if fast is None:
@@ -251,6 +253,42 @@ def _document_location(text: str, path: Path, index: int) -> Location:
 
 
 _TABBED_BLANK = re.compile(r"^[ ]*\t[ \t]*$", re.MULTILINE)
+# Where a plain scalar starting with ":" may stand in a flow collection (a cheap first look).
+_FLOW_COLON = re.compile(r"[\[{,]\s*:|:\s+:")
+
+
+def refuse_flow_colons(doc: Any, path: Path) -> None:
+    """`[:x]` or `{a: :x}`: YAML 1.2 and libyaml read text, Compose's parser refuses it."""
+    for container in iter_containers(doc):
+        fa = getattr(container, Format.attrib, None)  # no property: it would create one
+        if fa is None or not fa.flow_style():
+            continue
+        items: list[tuple[Any, Any, bool]]
+        if isinstance(container, dict):
+            items = [(k, k, True) for k in container]
+            items += [(k, v, False) for k, v in container.items()]
+        else:
+            items = [(i, v, False) for i, v in enumerate(container)]
+        for key, value, is_key in items:
+            if type(value) is str and value.startswith(":"):
+                pos = _item_position(container, key, is_key)
+                raise YamlError(
+                    f"{value!r} in a flow collection: a plain value there cannot start with "
+                    f"':' for Docker Compose; quote it: \"{value}\"",
+                    Location(path, pos[0] + 1, pos[1] + 1) if pos else Location(path),
+                )
+
+
+def _item_position(container: Any, key: Any, is_key: bool) -> tuple[int, int] | None:
+    lc = getattr(container, LineCol.attrib, None)
+    if lc is None or lc.data is None:
+        return None
+    found = lc.data.get(key)
+    if not found:
+        return None
+    if isinstance(container, list) or is_key:
+        return int(found[0]), int(found[1])
+    return int(found[2]), int(found[3])
 
 
 def refuse_tabbed_blank_lines(doc: Any, path: Path) -> None:

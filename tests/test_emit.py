@@ -161,3 +161,13 @@ def test_generated_trees_are_written_faithfully_or_refused(doc: CommentedMap) ->
         return
     assert _pure_model(written) == plain(doc), written
     assert same_model(written, doc, new_yaml())
+
+
+def test_block_text_moved_into_a_flow_list_is_quoted_where_flow_needs_it(tmp_path: Path) -> None:
+    from composer.api import merge_files
+
+    (tmp_path / "a.yml").write_text("services: {web: {image: x}}\nx-list: [a]\n")
+    (tmp_path / "b.yml").write_text("x-list:\n  - :x\n  - b,c\n  - d #e\n  - plain\n")
+    text = merge_files([tmp_path / "a.yml", tmp_path / "b.yml"]).text
+    assert 'x-list: [a, ":x", "b,c", d, plain]' in text
+    assert _pure_model(text)["x-list"] == ["a", ":x", "b,c", "d", "plain"]
