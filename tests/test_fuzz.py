@@ -24,6 +24,7 @@ replays seed n.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -308,6 +309,7 @@ top_keys = st.sampled_from(
 )
 
 
+@functools.cache  # strategies built once: fresh ones per draw made runs differ under one seed
 def values(depth: int) -> st.SearchStrategy[Any]:
     if depth <= 0:
         return scalars
@@ -319,6 +321,19 @@ def values(depth: int) -> st.SearchStrategy[Any]:
     )
 
 
+# How a value is tagged, drawn on its own: a strategy built around a fresh object (st.just of
+# a new dict) made the examples differ from run to run under the same seed.
+TAG_KINDS = st.sampled_from(["plain", "!reset", "!override", "!reset null"])
+
+
+def _tag_as(kind: str, value: Any) -> Any:
+    if kind == "plain":
+        return value
+    if kind == "!reset null":
+        return Tag("!reset", None)
+    return Tag(kind, value)
+
+
 def tagged(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(
         strategy,
@@ -328,6 +343,7 @@ def tagged(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     )
 
 
+@functools.cache
 def typed_value(key: str) -> st.SearchStrategy[Any]:
     """Mostly values of the right shape for the key, so merges get deep; sometimes anything."""
     right: dict[str, st.SearchStrategy[Any]] = {
@@ -380,7 +396,7 @@ def services(draw: Callable[..., Any]) -> dict[str, Any]:
     for name in draw(st.lists(st.sampled_from(NAMES), max_size=3, unique=True)):
         keys = draw(st.lists(service_keys, max_size=5, unique=True))
         body = {key: draw(typed_value(key)) for key in keys}
-        out[name] = draw(tagged(st.just(body)))
+        out[name] = _tag_as(draw(TAG_KINDS), body)  # not st.just(body): see TAG_KINDS
     return out
 
 
