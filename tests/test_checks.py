@@ -10,16 +10,15 @@ import pytest
 from oracle import Oracle
 from test_validate import errors, load
 
-from composer.checks import (
-    check_model,
-    dockerfile_stages,
+from composer.checks import check_model, dockerfile_stages
+from composer.errors import Location, Problem
+from composer.goparse import (
     duration_error,
     parse_port_spec,
     parse_ram_size,
     parse_volume_spec,
     shell_words_error,
 )
-from composer.errors import Location, Problem
 from composer.validate import validate_model
 
 
