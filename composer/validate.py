@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from composer.checks import (
+from composer.errors import Problem
+from composer.findings import (
     Finding,
     Locator,
     ModelPath,
@@ -47,7 +48,6 @@ from composer.checks import (
     locate_safely,
     sort_findings,
 )
-from composer.errors import Problem
 from composer.predicates import ANNOTATIONS, Check, LazyChecks, PredicateCompiler, json_equal
 
 if TYPE_CHECKING:  # jsonschema is imported only when a model needs explaining
