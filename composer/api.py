@@ -329,7 +329,8 @@ class _Interpolator:
         return type(value)(escaped) if isinstance(value, ScalarString) else escaped
 
     def _warn_secret(self, template: str, path: ModelPath) -> None:
-        from composer.interpolate import dotted, referenced_variables
+        from composer.findings import format_where
+        from composer.interpolate import referenced_variables
 
         names = sorted(n for n in referenced_variables(template) if self.env.get(n))
         key = _entry_name(self.root, path)
@@ -342,7 +343,7 @@ class _Interpolator:
                 f"--interpolate writes the value of {what} into the output; it looks like a "
                 "secret; without --interpolate the output keeps the ${...} reference",
                 locate(self.root, path),
-                dotted(path),
+                format_where(path),
                 "warning",
             )
         )

@@ -30,7 +30,8 @@ from composer.errors import (
     ProjectError,
     relative_path,
 )
-from composer.interpolate import dotted, interpolate_tree
+from composer.findings import format_where
+from composer.interpolate import interpolate_tree
 from composer.masking import Masker
 from composer.nodes import plain
 from composer.parallel import run_all
@@ -287,14 +288,14 @@ def _differences(old: object, new: object, at: tuple[str | int, ...]) -> Iterato
         for key in [*old, *(k for k in new if k not in old)]:
             here = (*at, str(key))
             if key not in old or key not in new:
-                yield dotted(here)
+                yield format_where(here)
             else:
                 yield from _differences(old[key], new[key], here)
     elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         for index, (a, b) in enumerate(zip(old, new, strict=True)):
             yield from _differences(a, b, (*at, index))
     elif type(old) is not type(new) or old != new:
-        yield dotted(at)
+        yield format_where(at)
 
 
 # --------------------------------------------------------------------------- diff

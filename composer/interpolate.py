@@ -18,6 +18,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from composer.errors import InterpolationError, Location, Problem
+from composer.findings import format_where
 
 Lookup = Callable[[str], "str | None"]
 ModelPath = tuple["str | int", ...]
@@ -437,17 +438,6 @@ def cast_for(path: ModelPath) -> Cast | None:
 # --- whole models -----------------------------------------------------------------------
 
 
-def dotted(path: ModelPath) -> str:
-    """`("services", "web", "ports", 0)` -> `services.web.ports[0]`."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text = f"{text}.{part}" if text else part
-    return text
-
-
 class _TreeWalker:
     def __init__(
         self,
@@ -464,11 +454,11 @@ class _TreeWalker:
 
     def _warn(self, message: str) -> None:
         self.problems.append(
-            Problem(message, self._location(), dotted(tuple(self.path)), "warning")
+            Problem(message, self._location(), format_where(tuple(self.path)), "warning")
         )
 
     def _fail(self, message: str) -> InterpolationError:
-        return InterpolationError(message, self._location(), dotted(tuple(self.path)))
+        return InterpolationError(message, self._location(), format_where(tuple(self.path)))
 
     def walk(self, node: object, states: tuple[_Trie, ...]) -> object:
         kind = type(node)

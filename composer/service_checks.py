@@ -437,18 +437,26 @@ def _key_ends_in_space(key: str) -> bool:
 _GO_SPACE_BYTES = frozenset(b"\t\n\v\f\r \x85\xa0")
 
 
+def _in_hooks(service: dict[str, Any], field: str) -> list[tuple[ModelPath, Any]]:
+    """field of every post_start/pre_stop hook and every develop.watch exec, with its path."""
+    found: list[tuple[ModelPath, Any]] = []
+    for hook in ("post_start", "pre_stop"):
+        found += [((hook, i, field), as_mapping(item).get(field))
+                  for i, item in enumerate(as_list(service.get(hook)))]
+    watch = as_list(as_mapping(service.get("develop")).get("watch"))
+    found += [(("develop", "watch", i, "exec", field),
+               as_mapping(as_mapping(rule).get("exec")).get(field))
+              for i, rule in enumerate(watch)]
+    return found
+
+
 def _check_variable_names(out: _Out, service: dict[str, Any]) -> None:
     """Variables in list form: Compose refuses a name with trailing space (build args without
     a value are dropped before that, unless the variable is set)."""
     lists: list[tuple[ModelPath, Any]] = [
         (("environment",), service.get("environment")),
-        (("build", "args"), as_mapping(service.get("build")).get("args"))]
-    for hook in ("post_start", "pre_stop"):
-        lists += [((hook, i, "environment"), as_mapping(item).get("environment"))
-                  for i, item in enumerate(as_list(service.get(hook)))]
-    lists += [(("develop", "watch", i, "exec", "environment"),
-               as_mapping(as_mapping(rule).get("exec")).get("environment"))
-              for i, rule in enumerate(as_list(as_mapping(service.get("develop")).get("watch")))]
+        (("build", "args"), as_mapping(service.get("build")).get("args")),
+        *_in_hooks(service, "environment")]
     for base, entries in lists:
         for i, entry in enumerate(as_list(entries)):
             if isinstance(entry, str) and ("=" in entry or base != ("build", "args")):
@@ -462,13 +470,8 @@ def _check_commands(out: _Out, service: dict[str, Any]) -> None:
     """Command strings Compose splits into words (go-shellwords): refused when it cannot, a
     warning when it silently stops at a shell operator."""
     commands: list[tuple[ModelPath, Any]] = [
-        (("command",), service.get("command")), (("entrypoint",), service.get("entrypoint"))]
-    for hook in ("post_start", "pre_stop"):
-        commands += [((hook, i, "command"), as_mapping(item).get("command"))
-                     for i, item in enumerate(as_list(service.get(hook)))]
-    commands += [(("develop", "watch", i, "exec", "command"),
-                  as_mapping(as_mapping(rule).get("exec")).get("command"))
-                 for i, rule in enumerate(as_list(as_mapping(service.get("develop")).get("watch")))]
+        (("command",), service.get("command")), (("entrypoint",), service.get("entrypoint")),
+        *_in_hooks(service, "command")]
     for path, command in commands:
         if not isinstance(command, str):
             continue

@@ -14,12 +14,12 @@ import pytest
 from ruamel.yaml import YAML
 
 from composer.errors import InterpolationError, Location
+from composer.findings import format_where
 from composer.interpolate import (
     ANY,
     CAST_PATHS,
     ITEM,
     cast_for,
-    dotted,
     has_interpolation,
     interpolate_string,
     interpolate_tree,
@@ -320,7 +320,7 @@ def test_cast_failures_name_the_field(entry: Any) -> None:
     path = _concrete(pattern)
     with pytest.raises(InterpolationError) as info:
         interpolate_tree(_nest(path, "${V}"), {"V": "zz"})
-    assert info.value.where == dotted(path)
+    assert info.value.where == format_where(path)
     assert '"zz"' in info.value.message
 
 
@@ -338,7 +338,7 @@ def test_cast_failures_name_the_field(entry: Any) -> None:
         ("x-custom", "read_only"),
         ("services", "web", "ports", "target"),  # a key, not a list item
     ],
-    ids=dotted,
+    ids=format_where,
 )
 def test_other_fields_stay_strings(path: tuple[str | int, ...]) -> None:
     result, _ = interpolate_tree(_nest(path, "${V}"), {"V": "true"})
@@ -540,9 +540,9 @@ def test_unset_warning_once_per_value() -> None:
 
 
 def test_dotted_paths() -> None:
-    assert dotted(("services", "web", "ports", 0, "target")) == "services.web.ports[0].target"
-    assert dotted(("a", 0, 1)) == "a[0][1]"
-    assert dotted(()) == ""
+    assert format_where(("services", "web", "ports", 0, "target")) == "services.web.ports[0].target"
+    assert format_where(("a", 0, 1)) == "a[0][1]"
+    assert format_where(()) == ""
 
 
 # --- differential: the real binary --------------------------------------------------------
