@@ -51,6 +51,7 @@ from ruamel.yaml.tag import Tag
 from composer.fastyaml import RAW_ATTR
 from composer.nodes import key_origin
 from composer.nodes import scalar as plain_scalar
+from composer.yamlio import go_flow_plain_problem
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./${}@(=+][^\n]*$")
 _RESERVED = frozenset(
@@ -102,7 +103,7 @@ def _plain_ok(text: str, flow: bool = False) -> bool:
         return False
     if text != text.strip() or ": " in text or " #" in text or text.endswith(":"):
         return False
-    if flow and any(c in text for c in _FLOW_INDICATORS):
+    if flow and (any(c in text for c in _FLOW_INDICATORS) or go_flow_plain_problem(text)):
         return False
     if _NON_PRINTABLE.search(text):
         return False
@@ -223,7 +224,7 @@ class Writer:
         if not text:
             return represent(value, flow=True)
         if text[0] not in "\"'" and (any(c in text for c in _FLOW_INDICATORS) or " #" in text
-                                     or text[0] in ":?"):
+                                     or go_flow_plain_problem(text)):
             return represent(value, flow=True)  # block-plain text from another source
         return text
 

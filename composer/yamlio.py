@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import re
 import warnings
@@ -201,8 +202,8 @@ def load_text(text: str, path: Path) -> YamlFile:
             untag_keys(doc, path)
         if getattr(doc, ODD_KEYS_ATTR, True):
             refuse_non_text_keys(doc, path)
-        if _FLOW_COLON.search(text):
-            refuse_flow_colons(doc, path)
+        if _FLOW_SUSPECT.search(text):
+            refuse_flow_plain_go_rejects(doc, path)
         if fast is None:  # the fast loader takes no text with a tab in it
             refuse_tabbed_blank_lines(doc, path)
         if fast is None:
@@ -253,12 +254,24 @@ def _document_location(text: str, path: Path, index: int) -> Location:
 
 
 _TABBED_BLANK = re.compile(r"^[ ]*\t[ \t]*$", re.MULTILINE)
-# Where a plain scalar starting with ":" may stand in a flow collection (a cheap first look).
-_FLOW_COLON = re.compile(r"[\[{,]\s*:|:\s+:")
+# Where a plain scalar Compose's parser refuses may stand in a flow collection (a first look).
+_FLOW_SUSPECT = re.compile(r"[\[{,]\s*[:-]|:\s+[:-]|\?")
 
 
-def refuse_flow_colons(doc: Any, path: Path) -> None:
-    """`[:x]` or `{a: :x}`: YAML 1.2 and libyaml read text, Compose's parser refuses it."""
+def go_flow_plain_problem(text: str) -> str | None:
+    """Why Compose's YAML parser (go-yaml) refuses this plain text inside [...] or {...},
+    where YAML 1.2 and libyaml read it as text."""
+    if text.startswith(":"):
+        return "cannot start with ':'"
+    if text == "-" or text.startswith("- "):
+        return "cannot start with '- '"
+    if "?" in text:
+        return "cannot contain '?'"
+    return None
+
+
+def refuse_flow_plain_go_rejects(doc: Any, path: Path) -> None:
+    """`[:x]`, `{a: b?}` or `[a, - b]`: text for libyaml, an error for Compose's parser."""
     for container in iter_containers(doc):
         fa = getattr(container, Format.attrib, None)  # no property: it would create one
         if fa is None or not fa.flow_style():
@@ -270,11 +283,12 @@ def refuse_flow_colons(doc: Any, path: Path) -> None:
         else:
             items = [(i, v, False) for i, v in enumerate(container)]
         for key, value, is_key in items:
-            if type(value) is str and value.startswith(":"):
+            problem = go_flow_plain_problem(value) if type(value) is str else None
+            if problem:
                 pos = _item_position(container, key, is_key)
                 raise YamlError(
-                    f"{value!r} in a flow collection: a plain value there cannot start with "
-                    f"':' for Docker Compose; quote it: \"{value}\"",
+                    f"{value!r} in a flow collection: for Docker Compose a plain value there "
+                    f"{problem}; quote it: {json.dumps(value)}",
                     Location(path, pos[0] + 1, pos[1] + 1) if pos else Location(path),
                 )
 

@@ -167,7 +167,7 @@ def test_block_text_moved_into_a_flow_list_is_quoted_where_flow_needs_it(tmp_pat
     from composer.api import merge_files
 
     (tmp_path / "a.yml").write_text("services: {web: {image: x}}\nx-list: [a]\n")
-    (tmp_path / "b.yml").write_text("x-list:\n  - :x\n  - b,c\n  - d #e\n  - plain\n")
+    (tmp_path / "b.yml").write_text("x-list:\n  - :x\n  - b,c\n  - d #e\n  - what?\n  - plain\n")
     text = merge_files([tmp_path / "a.yml", tmp_path / "b.yml"]).text
-    assert 'x-list: [a, ":x", "b,c", d, plain]' in text
-    assert _pure_model(text)["x-list"] == ["a", ":x", "b,c", "d", "plain"]
+    assert 'x-list: [a, ":x", "b,c", d, "what?", plain]' in text
+    assert _pure_model(text)["x-list"] == ["a", ":x", "b,c", "d", "what?", "plain"]
