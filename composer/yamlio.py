@@ -255,7 +255,7 @@ def _document_location(text: str, path: Path, index: int) -> Location:
 
 _TABBED_BLANK = re.compile(r"^[ ]*\t[ \t]*$", re.MULTILINE)
 # Where a plain scalar Compose's parser refuses may stand in a flow collection (a first look).
-_FLOW_SUSPECT = re.compile(r"[\[{,]\s*[:-]|:\s+[:-]|\?")
+_FLOW_SUSPECT = re.compile(r"[\[{,]\s*[:-]|:[ \t]+[:-]|:[ \t]*\n\s*:|\?")
 
 
 def go_flow_plain_problem(text: str) -> str | None:
