@@ -13,6 +13,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -88,7 +89,10 @@ def side_by_side(
 
 
 def _can_fork() -> bool:
-    return hasattr(os, "fork") and sys.platform.startswith("linux")
+    """Linux, and no other thread: a thread holding a lock at the fork would leave the worker
+    waiting on it forever (a library caller may run threads; the command never does)."""
+    return (hasattr(os, "fork") and sys.platform.startswith("linux")
+            and threading.active_count() == 1)
 
 
 def _call(fn: Callable[[T], R], item: T) -> Outcome[R]:

@@ -66,3 +66,18 @@ def test_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_jobs(10) >= 1
     monkeypatch.setenv("COMPOSER_JOBS", "x")
     assert default_jobs(1) == 1
+
+
+def test_no_worker_while_other_threads_run() -> None:
+    """A thread holding a lock at the fork could leave a worker waiting forever."""
+    import threading
+
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        pids = {o.value[1] for o in run_all(_square_or_refuse, [0, 1, 2, 4], 2) if o.value}
+    finally:
+        release.set()
+        thread.join()
+    assert pids == {os.getpid()}
