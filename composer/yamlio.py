@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, Format, LineCol, TaggedScalar
+from ruamel.yaml.comments import CommentedMap, Format, LineCol, TaggedScalar, merge_attrib
 from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
 from ruamel.yaml.events import AliasEvent, CollectionStartEvent
@@ -343,11 +343,26 @@ def refuse_non_text_keys(doc: Any, path: Path) -> None:
             if isinstance(key, str):
                 continue
             shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else key
-            pos = container.lc.data.get(key) if isinstance(container, CommentedMap) else None
+            pos = _key_position(container, key)
             raise YamlError(
                 f'key {shown} is not text; quote it: "{shown}"',
                 Location(path, pos[0] + 1, pos[1] + 1) if pos else Location(path),
             )
+
+
+def _key_position(container: Any, key: Any, depth: int = 0) -> tuple[int, int] | None:
+    """Where key is written: in container itself, else in a mapping it merges with `<<`."""
+    lc = getattr(container, LineCol.attrib, None)
+    data = getattr(lc, "data", None)
+    if data and key in data:
+        return int(data[key][0]), int(data[key][1])
+    for source in getattr(container, merge_attrib, None) or ():
+        found = _key_position(source, key, depth + 1) if depth < 64 else None
+        if found:
+            return found
+    if lc is None or lc.line is None:
+        return None
+    return int(lc.line), int(lc.col or 0)
 
 
 def untag_keys(doc: Any, path: Path) -> None:

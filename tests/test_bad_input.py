@@ -141,6 +141,12 @@ YAML_CASES = [
              b"services:\n  web:\n    dns: [8.8.8.8,\n      :x]\n", 4, "':x' in a flow"),
     YamlCase("flow-mapping-value-starting-with-colon",
              b"services:\n  web:\n    labels: {a: ::1}\n", 3, "quote it"),
+    YamlCase("null-key-reached-through-merges",
+             b"x-a: &a\n  : b\nx-b: &b\n  <<: *a\nservices:\n  web:\n    image: x\n"
+             b"    environment:\n      <<: *b\n", 2, "key null is not text"),
+    YamlCase("null-key-in-an-inline-merge",
+             b"services:\n  web:\n    image: x\n    environment:\n      <<: {null: b}\n", 5,
+             "key null is not text"),
     YamlCase("flow-key-with-question-mark",
              b"x-common: &c {r? estart: always}\nservices:\n  web:\n    image: x\n", 1,
              "cannot contain '?'"),
