@@ -397,18 +397,27 @@ def _check_decoding(out: _Out, service: dict[str, Any]) -> None:
 
 
 def _check_ulimits(out: _Out, service: dict[str, Any]) -> None:
-    """Compose takes an integer or {soft, hard} of integers; floats such as 1.0 pass the schema
-    as integers, and build ulimits are not cast from strings (the binary crashes on both)."""
-    lists = ((("ulimits",), service.get("ulimits"), (float,)),
-             (("build", "ulimits"), as_mapping(service.get("build")).get("ulimits"), (str, float)))
-    for base, limits, wrong in lists:  # service ulimits were cast from strings when interpolated
+    """Compose takes an integer or {soft, hard} of integers for every limit, whatever its name
+    (the schema only checks the names it knows). Service limits were cast from strings when
+    interpolated; build limits are not, and floats such as 1.0 pass the schema as integers."""
+    lists = ((("ulimits",), service.get("ulimits"), True),
+             (("build", "ulimits"), as_mapping(service.get("build")).get("ulimits"), False))
+    for base, limits, cast in lists:
         for name, limit in as_mapping(limits).items():
-            if isinstance(limit, wrong):
-                out.error((*base, name), f"expected an integer or a mapping, got {limit!r}")
-            for key in ("soft", "hard"):
-                value = as_mapping(limit).get(key)
-                if isinstance(value, wrong):
-                    out.error((*base, name, key), f"expected an integer, got {value!r}")
+            if isinstance(limit, dict):
+                for key in ("soft", "hard"):
+                    value = limit.get(key)
+                    if key in limit and not _integer(value, cast):
+                        out.error((*base, name, key),
+                                  f"expected an integer, got {describe(value)}")
+            elif not _integer(limit, cast):
+                out.error((*base, name),
+                          f"expected an integer or a mapping, got {describe(limit)}")
+
+
+def _integer(value: Any, cast: bool) -> bool:
+    """An integer, or text interpolation already turned into one (or refused)."""
+    return is_int(value) or (cast and isinstance(value, str))
 
 
 def _check_string_fields(out: _Out, service: dict[str, Any]) -> None:

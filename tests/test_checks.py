@@ -651,6 +651,23 @@ ERROR_CASES = {
               nofile: 1024.0  # <-
         """, "services.web.ulimits.nofile",
         "expected an integer or a mapping, got 1024.0"),
+    "ulimit-of-any-name-false": ("""
+        services:
+          web:
+            image: nginx
+            ulimits:
+              max_locked: false  # <-
+        """, "services.web.ulimits.max_locked",
+        "expected an integer or a mapping, got false"),
+    "ulimit-of-any-name-soft-true": ("""
+        services:
+          web:
+            image: nginx
+            ulimits:
+              max_locked:
+                soft: true  # <-
+                hard: 1
+        """, "services.web.ulimits.max_locked.soft", "expected an integer, got true"),
     "build-ulimit-soft-string": ("""
         services:
           web:
