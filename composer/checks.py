@@ -364,13 +364,16 @@ def _check_service_files(ctx: _Context, name: str, service: dict[str, Any]) -> N
             path, required = entry, True
             if isinstance(entry, dict):
                 path, required = entry.get("path"), entry.get("required", True) is not False
-            if not isinstance(path, str) or not path or not required:
+            if not isinstance(path, str) or not required:
                 continue
+            where: ModelPath = ("services", name, key)
+            if index is not None:
+                where = (*where, index)
             full = Path(os.path.normpath(ctx.project_dir / Path(path).expanduser()))
-            if not full.exists():
-                where: ModelPath = ("services", name, key)
-                ctx.report(where if index is None else (*where, index),
-                           f"{what} {path} not found")
+            if not path or not full.exists():  # Compose does not resolve an empty path
+                ctx.report(where, f"{what} {path} not found")
+            elif full.is_dir():
+                ctx.report(where, f"{what} {path} is a directory, not a file")
 
 
 # --------------------------------------------------------------------------- host ports

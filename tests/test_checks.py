@@ -651,6 +651,19 @@ ERROR_CASES = {
               nofile: 1024.0  # <-
         """, "services.web.ulimits.nofile",
         "expected an integer or a mapping, got 1024.0"),
+    "env-file-empty-path": ("""
+        services:
+          web:
+            image: nginx
+            env_file: ""  # <-
+        """, "services.web.env_file", "env file  not found"),
+    "label-file-empty-path-in-a-list": ("""
+        services:
+          web:
+            image: nginx
+            label_file:
+              - ""  # <-
+        """, "services.web.label_file[0]", "label file  not found"),
     "ulimit-of-any-name-false": ("""
         services:
           web:
