@@ -16,7 +16,8 @@ ANNOTATIONS = {"description", "title", "default", "examples", "deprecated", "$co
                "$schema", "readOnly", "writeOnly"}
 
 
-def _node(schema: Any, path: tuple[str, ...]) -> Any:
+def node_at(schema: Any, path: tuple[str | int, ...]) -> Any:
+    """The part of a schema at path, or None."""
     for key in path:
         try:
             schema = schema[key]
@@ -99,8 +100,8 @@ class PredicateCompiler:
         if pointer == "#":
             target = self.root
         elif pointer.startswith("#/"):
-            parts = pointer[2:].split("/")
-            target = _node(self.root, tuple(p.replace("~1", "/").replace("~0", "~") for p in parts))
+            parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer[2:].split("/")]
+            target = node_at(self.root, tuple(parts))
         compiled = self.fallback({"$ref": pointer}) if target is None else self.compile(target)
         slot.append(compiled)
         self.refs[pointer] = compiled

@@ -48,7 +48,14 @@ from composer.findings import (
     locate_safely,
     sort_findings,
 )
-from composer.predicates import ANNOTATIONS, Check, LazyChecks, PredicateCompiler, json_equal
+from composer.predicates import (
+    ANNOTATIONS,
+    Check,
+    LazyChecks,
+    PredicateCompiler,
+    json_equal,
+    node_at,
+)
 
 if TYPE_CHECKING:  # jsonschema is imported only when a model needs explaining
     from jsonschema import Draft7Validator
@@ -58,15 +65,6 @@ SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
 SCHEMA_FILE = "compose-spec.json"
 
 # --------------------------------------------------------------------------- the schema
-
-
-def _node(schema: Any, path: tuple[str | int, ...]) -> Any:
-    for key in path:
-        try:
-            schema = schema[key]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return schema
 
 
 # Keys the shipped schema knows and Compose v2.40.3 rejects as unknown.
@@ -168,14 +166,14 @@ def _as_compose_does(schema: dict[str, Any]) -> dict[str, Any]:
     defs = schema.setdefault("$defs", {})
     _flatten_all_of(defs)
     for path, key in _NOT_IN_COMPOSE:
-        node = _node(schema, path)
+        node = node_at(schema, path)
         if isinstance(node, dict):
             node.pop(key, None)
     for path in _MERGED_LISTS:
-        parent = _node(schema, path[:-1])
+        parent = node_at(schema, path[:-1])
         if isinstance(parent, dict) and path[-1] in parent:
             parent[path[-1]] = _without_unique(parent[path[-1]], defs)
-    service_props = _node(schema, _SERVICE) or {}
+    service_props = node_at(schema, _SERVICE) or {}
     for key in _NUMBER_SIZES:
         prop = service_props.get(key)
         if isinstance(prop, dict) and prop.get("type") == ["integer", "string"]:
@@ -186,7 +184,7 @@ def _as_compose_does(schema: dict[str, Any]) -> dict[str, Any]:
         if match:
             pull["pattern"] = match.group(1)
     for section in ("networks", "models"):
-        node = _node(schema, ("properties", section))
+        node = node_at(schema, ("properties", section))
         if isinstance(node, dict):
             node.pop("additionalProperties", None)
     texts = {k: json.dumps(v) for k, v in defs.items()}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from test_validate import mutated
 
 from composer import project
 from composer.predicates import Check, PredicateCompiler
@@ -102,36 +102,8 @@ _VALUES = st.recursive(
 )
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-@st.composite
-def _mutated_projects(draw: st.DrawFn) -> Any:
-    doc = copy.deepcopy(draw(st.sampled_from(_SAMPLE_PROJECTS)))
-    for _ in range(draw(st.integers(0, 3))):
-        paths = [p for p in _paths(doc) if p]
-        path = draw(st.sampled_from(paths))
-        parent: Any = doc
-        for part in path[:-1]:
-            parent = parent[part]
-        action = draw(st.sampled_from(["replace", "delete", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(_VALUES)
-        elif action == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(_KEYS)] = draw(_VALUES)
-        else:
-            parent.append(draw(_VALUES))
-    return doc
+def _mutated_projects() -> st.SearchStrategy[Any]:
+    return mutated(_SAMPLE_PROJECTS, _KEYS, _VALUES, 0)
 
 
 def test_the_samples_are_valid() -> None:

@@ -554,25 +554,35 @@ def _paths(node: Any, prefix: ModelPath = ()) -> list[ModelPath]:
     return out
 
 
-@st.composite
-def _mutated_services(draw: st.DrawFn) -> Any:
-    service = copy.deepcopy(draw(st.sampled_from(_SAMPLE_SERVICES)))
-    for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(service) if p]
-        path = draw(st.sampled_from(paths))
-        parent: Any = service
-        for part in path[:-1]:
-            parent = parent[part]
-        action = draw(st.sampled_from(["replace", "delete", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(_VALUES)
-        elif action == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(_KEYS)] = draw(_VALUES)
-        else:
-            parent.append(draw(_VALUES))
-    return service
+def mutated(samples: list[Any], keys: st.SearchStrategy[Any], values: st.SearchStrategy[Any],
+            min_edits: int) -> st.SearchStrategy[Any]:
+    """A sample with up to three random edits: a value replaced, a key or item deleted or added."""
+
+    @st.composite
+    def edit(draw: st.DrawFn) -> Any:
+        doc = copy.deepcopy(draw(st.sampled_from(samples)))
+        for _ in range(draw(st.integers(min_edits, 3))):
+            paths = [p for p in _paths(doc) if p]
+            path = draw(st.sampled_from(paths))
+            parent: Any = doc
+            for part in path[:-1]:
+                parent = parent[part]
+            action = draw(st.sampled_from(["replace", "delete", "add"]))
+            if action == "replace":
+                parent[path[-1]] = draw(values)
+            elif action == "delete":
+                del parent[path[-1]]
+            elif isinstance(parent, dict):
+                parent[draw(keys)] = draw(values)
+            else:
+                parent.append(draw(values))
+        return doc
+
+    return edit()
+
+
+def _mutated_services() -> st.SearchStrategy[Any]:
+    return mutated(_SAMPLE_SERVICES, _KEYS, _VALUES, 1)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
